@@ -1,0 +1,1 @@
+"""Metrics and plots: exact for finite games, estimated for continuous ones."""

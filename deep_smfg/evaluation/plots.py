@@ -1,0 +1,63 @@
+"""Plots a reader wants: the equilibrium mean field (a heat map on grids) and convergence curves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ..games.base import FiniteGame  # noqa: E402
+
+
+def plot_mean_field(game: FiniteGame, mu, path: Path, title: str | None = None, reference=None) -> Path:
+    """Bar chart of ``mu`` over ``Z``, or a heat map when ``Z = S`` lies on a 2-D grid."""
+    mu = np.asarray(mu.detach().cpu() if hasattr(mu, "detach") else mu, dtype=float)
+    coords = game.state_coords
+    on_grid = coords is not None and game.n_z == game.n_states and len(set(coords[:, 1].tolist())) > 1
+    fig, ax = plt.subplots(figsize=(6, 5) if on_grid else (max(5, 0.5 * len(mu) + 2), 3.5))
+    if on_grid:
+        xy = coords.long().numpy()
+        grid = np.full((xy[:, 1].max() + 2, xy[:, 0].max() + 2), np.nan)
+        grid[xy[:, 1], xy[:, 0]] = mu
+        im = ax.imshow(grid, cmap="viridis", origin="upper")
+        fig.colorbar(im, ax=ax, label="mass")
+        ax.set_xlabel("x")
+        ax.set_ylabel("y")
+    else:
+        labels = list(game.z_labels) if game.z_labels else [str(i) for i in range(len(mu))]
+        pos = np.arange(len(mu))
+        width = 0.4 if reference is not None else 0.8
+        ax.bar(pos - (width / 2 if reference is not None else 0), mu, width, label="equilibrium")
+        if reference is not None:
+            ax.bar(pos + width / 2, np.asarray(reference, dtype=float), width, label="reference")
+            ax.legend()
+        ax.set_xticks(pos, labels, rotation=45 if len(mu) > 6 else 0)
+        ax.set_ylabel("mass")
+    ax.set_title(title or f"{game.name}: equilibrium mean field")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_curves(curves: Mapping[str, Sequence[float]], path: Path, xlabel: str, ylabel: str, title: str, x=None) -> Path:
+    """Line plot of named curves (one axis)."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, ys in curves.items():
+        xs = x if x is not None else np.arange(len(ys))
+        ax.plot(xs, ys, label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if len(curves) > 1:
+        ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)

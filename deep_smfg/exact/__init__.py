@@ -1,0 +1,53 @@
+"""Ground truth for finite games: pure tensor code, differentiable, float32 or float64."""
+
+from .equilibrium import (
+    Equilibrium,
+    EquilibriumNotConverged,
+    follower_mdp,
+    gamma_map,
+    induced_mean_field,
+    solve_equilibrium,
+)
+from .exploitability import follower_exploitability, follower_return, mean_field_error, quality
+from .leader_optimum import LeaderOptimum, reference_leader_optimum
+from .markov import StationaryDistributionError, discounted_value, state_kernel, state_reward, stationary_distribution
+from .soft_bellman import SoftValues, soft_best_response, soft_policy_evaluation
+from .stackelberg import (
+    StackelbergGradient,
+    cosine,
+    gradient_alignment,
+    leader_objective,
+    leader_return,
+    logit_gradient,
+    stackelberg_gradient,
+)
+
+__all__ = [
+    "Equilibrium",
+    "EquilibriumNotConverged",
+    "LeaderOptimum",
+    "SoftValues",
+    "StackelbergGradient",
+    "StationaryDistributionError",
+    "cosine",
+    "discounted_value",
+    "follower_exploitability",
+    "follower_mdp",
+    "follower_return",
+    "gamma_map",
+    "gradient_alignment",
+    "induced_mean_field",
+    "leader_objective",
+    "leader_return",
+    "logit_gradient",
+    "mean_field_error",
+    "quality",
+    "reference_leader_optimum",
+    "soft_best_response",
+    "soft_policy_evaluation",
+    "solve_equilibrium",
+    "stackelberg_gradient",
+    "state_kernel",
+    "state_reward",
+    "stationary_distribution",
+]

@@ -1,0 +1,108 @@
+"""The leader objective ``Phi`` and the Stackelberg gradient (total derivative through the equilibrium).
+
+``Phi(phi) = J_l(phi; pi*(phi), mu*(phi))`` with
+``J_l(phi; pi, mu) = rho^T (I - gamma K^{pi,phi}_mu)^{-1} (r_l^{pi,phi}(mu) + tau_l H(phi))``.
+
+**Implicit differentiation.** Write the equilibrium as a fixed point ``x = H(x, phi)`` in
+``x = (V, mu)``: ``Q = r_phi(mu) + gamma P_phi(mu) V``, ``H_V = tau logsumexp(Q / tau)``,
+``H_mu = Gamma(softmax(Q / tau), phi, mu)``. With ``L(x, phi) = J_l(phi; softmax(Q/tau), mu)`` the
+implicit function theorem gives
+
+``dPhi/dphi = dL/dphi + w^T dH/dphi``,  where  ``(I - dH/dx)^T w = dL/dx``.
+
+The *partial* gradient (what AC-SMFG's leader follows) is ``dJ_l/dphi`` with ``pi`` and ``mu``
+frozen. Gradients are returned with respect to the policy table ``phi[s, b]``; for softmax logits
+``omega`` use :func:`logit_gradient`: ``dPhi/domega_{sb} = phi_{sb}(G_{sb} - sum_b' phi_{sb'} G_{sb'})``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from ..games.base import FiniteGame
+from .equilibrium import Equilibrium, follower_mdp, gamma_map, solve_equilibrium
+from .markov import discounted_value, entropy, state_kernel, state_reward
+from .soft_bellman import soft_q
+
+
+def leader_return(game: FiniteGame, phi: Tensor, pi: Tensor, mu: Tensor) -> Tensor:
+    """``J_l(phi; pi, mu)``: the leader's discounted return from ``rho`` (differentiable in all three)."""
+    P = game.transition_tensor(mu)
+    r = state_reward(game.reward_l_tensor(mu), pi, phi)
+    if game.tau_leader > 0:
+        r = r + game.tau_leader * entropy(phi)
+    V = discounted_value(state_kernel(P, pi, phi), r, game.gamma)
+    return game.rho_tensor(V) @ V
+
+
+def leader_objective(game: FiniteGame, phi: Tensor, eq: Equilibrium | None = None, **solver_kw) -> float:
+    """``Phi(phi)``: solve the lower level for ``phi``, then evaluate ``J_l``."""
+    eq = solve_equilibrium(game, phi, **solver_kw) if eq is None else eq
+    with torch.no_grad():
+        return float(leader_return(game, phi, eq.pi, eq.mu))
+
+
+def _fixed_point_map(game: FiniteGame, x: Tensor, phi: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """``H(x, phi)`` for ``x = (V, mu)``; also returns ``pi = softmax(Q/tau)`` and ``mu``."""
+    n_s = game.n_states
+    V, mu = x[:n_s], x[n_s:]
+    mdp = follower_mdp(game, phi, mu)
+    Q = soft_q(mdp.r_phi, mdp.P_phi, V, game.gamma)
+    pi = torch.softmax(Q / game.tau, dim=-1)
+    new_V = game.tau * torch.logsumexp(Q / game.tau, dim=-1)
+    new_mu = gamma_map(game, pi, phi, mdp.P, check=False)
+    return torch.cat([new_V, new_mu]), pi, mu
+
+
+@dataclass
+class StackelbergGradient:
+    value: float  # Phi(phi)
+    total: Tensor  # dPhi/dphi, [S, B]
+    partial: Tensor  # dJ_l/dphi with pi*, mu* frozen, [S, B]
+    equilibrium: Equilibrium
+
+
+def stackelberg_gradient(game: FiniteGame, phi: Tensor, eq: Equilibrium | None = None, **solver_kw) -> StackelbergGradient:
+    """Total and partial gradients of ``Phi`` with respect to the leader's policy table ``phi``."""
+    phi = phi.detach()
+    eq = solve_equilibrium(game, phi, **solver_kw) if eq is None else eq
+    x = torch.cat([eq.values.V, eq.mu]).detach()
+
+    jac = torch.func.jacrev(lambda x_: _fixed_point_map(game, x_, phi)[0])(x)
+    x_ = x.clone().requires_grad_(True)
+    phi_ = phi.clone().requires_grad_(True)
+    _, pi, mu = _fixed_point_map(game, x_, phi_)
+    L = leader_return(game, phi_, pi, mu)
+    dL_dx, dL_dphi = torch.autograd.grad(L, (x_, phi_))
+    eye = torch.eye(x.shape[0], dtype=x.dtype, device=x.device)
+    w = torch.linalg.solve((eye - jac).T, dL_dx)
+    phi2 = phi.clone().requires_grad_(True)
+    Hx, _, _ = _fixed_point_map(game, x, phi2)
+    (implicit,) = torch.autograd.grad(Hx, phi2, grad_outputs=w)
+    total = dL_dphi + implicit
+
+    phi3 = phi.clone().requires_grad_(True)
+    (partial,) = torch.autograd.grad(leader_return(game, phi3, eq.pi.detach(), eq.mu.detach()), phi3)
+    return StackelbergGradient(value=float(L.detach()), total=total, partial=partial, equilibrium=eq)
+
+
+def logit_gradient(phi: Tensor, grad_phi: Tensor) -> Tensor:
+    """Chain rule through ``phi = softmax(omega)`` row by row."""
+    return phi * (grad_phi - (phi * grad_phi).sum(-1, keepdim=True))
+
+
+def cosine(u: Tensor, v: Tensor) -> float:
+    """Cosine similarity of two flattened gradients (0 when either is zero)."""
+    nu, nv = u.norm(), v.norm()
+    if nu == 0 or nv == 0:
+        return 0.0
+    return float((u.flatten() @ v.flatten()) / (nu * nv))
+
+
+def gradient_alignment(game: FiniteGame, phi: Tensor, grad: StackelbergGradient | None = None) -> float:
+    """Cosine between the partial and the total leader gradient, in softmax-logit coordinates."""
+    grad = stackelberg_gradient(game, phi) if grad is None else grad
+    return cosine(logit_gradient(phi, grad.partial), logit_gradient(phi, grad.total))

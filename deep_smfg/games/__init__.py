@@ -1,0 +1,48 @@
+"""The game registry: ``make_game(name, **params)`` builds any built-in game by name."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Callable
+
+from .base import FiniteGame, GameDefinitionError, sample_categorical
+from .equilibrium_pricing import make_equilibrium_pricing
+from .four_rooms import make_four_rooms
+from .market_entrance import make_market_entrance
+from .shop_positioning import make_shop_positioning
+from .verification import make_congestion_toll
+
+GAMES: dict[str, Callable[..., FiniteGame]] = {
+    "equilibrium_pricing": make_equilibrium_pricing,
+    "shop_positioning": make_shop_positioning,
+    "market_entrance": make_market_entrance,
+    "four_rooms": make_four_rooms,
+    "congestion_toll": make_congestion_toll,
+}
+
+
+def game_parameters(name: str) -> dict[str, object]:
+    """The parameters of game ``name`` with their defaults."""
+    return {k: p.default for k, p in inspect.signature(_factory(name)).parameters.items()}
+
+
+def _factory(name: str) -> Callable[..., FiniteGame]:
+    if name not in GAMES:
+        raise GameDefinitionError(f"unknown game {name!r}; valid games: {', '.join(sorted(GAMES))}")
+    return GAMES[name]
+
+
+def make_game(name: str, **params) -> FiniteGame:
+    """Build a registered game; unknown parameter names get an error listing the valid ones."""
+    factory = _factory(name)
+    valid = game_parameters(name)
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        raise GameDefinitionError(
+            f"unknown parameter(s) {', '.join(unknown)} for game {name!r}; valid parameters: {', '.join(valid)}"
+        )
+    params = {k: tuple(v) if isinstance(valid[k], tuple) and not isinstance(v, str) else v for k, v in params.items()}
+    return factory(**params)
+
+
+__all__ = ["FiniteGame", "GAMES", "GameDefinitionError", "game_parameters", "make_game", "sample_categorical"]

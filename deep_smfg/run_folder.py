@@ -1,0 +1,43 @@
+"""Run folders: one directory per run holding its resolved config, summary and artefacts."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+
+def make_run_dir(cfg: DictConfig, command: str, game_name: str) -> Path:
+    """Create the run folder (``cfg.run_dir`` or ``runs/<command>/<game>/<timestamp>``)."""
+    if cfg.get("run_dir"):
+        path = Path(cfg.run_dir)
+    else:
+        stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S-%f")
+        path = Path("runs") / command / game_name / stamp
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    return path
+
+
+def _jsonable(x: Any) -> Any:
+    """Tensors to lists; floats to 8 significant digits (enough for any figure we report)."""
+    if hasattr(x, "tolist"):
+        return _jsonable(x.tolist())
+    if isinstance(x, float):
+        return float(f"{x:.8g}") if math.isfinite(x) else str(x)
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    return x
+
+
+def write_summary(path: Path, summary: dict) -> str:
+    """Write ``summary.json``; returns the one-line JSON that the CLI prints last."""
+    summary = _jsonable(summary)
+    (path / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return json.dumps(summary)
