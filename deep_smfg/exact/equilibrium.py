@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from ..games.base import FiniteGame
-from .markov import leader_averaged, state_kernel, stationary_distribution
+from .markov import StationaryDistributionError, leader_averaged, state_kernel, stationary_distribution
 from .soft_bellman import SoftValues, soft_best_response
 
 
@@ -111,7 +111,14 @@ def solve_equilibrium(
             mdp = follower_mdp(game, phi, mu)
             br = soft_best_response(mdp.r_phi, mdp.P_phi, game.gamma, game.tau, V0=V)
             V = br.V
-            new = gamma_map(game, br.pi, phi, mdp.P)
+            try:
+                new = gamma_map(game, br.pi, phi, mdp.P)
+            except StationaryDistributionError as exc:  # an iterate so extreme the chain degenerates
+                raise EquilibriumNotConverged(
+                    f"{game.name}: the mean-field fixed point diverged at iteration {it} (last residual "
+                    f"||Gamma(mu) - mu||_1 = {residual:.3e}, damping {damping}): {exc}; try a smaller damping",
+                    residual,
+                ) from exc
             residual = (new - mu).abs().sum().item()
             if residual < tol:
                 return Equilibrium(pi=br.pi, mu=mu, values=br, residual=residual, iterations=it)

@@ -55,7 +55,13 @@ def stationary_distribution(K: Tensor, check: bool = True, atol: float = 1e-6) -
     n = K.shape[0]
     eye = torch.eye(n, dtype=K.dtype, device=K.device)
     ones = torch.ones(n, dtype=K.dtype, device=K.device)
-    d = torch.linalg.solve((eye - K + 1.0).T, ones)
+    try:
+        d = torch.linalg.solve((eye - K + 1.0).T, ones)
+    except torch.linalg.LinAlgError as exc:
+        raise StationaryDistributionError(
+            "the follower chain has no unique stationary distribution (singular system);"
+            " add noise or renewal to the game"
+        ) from exc
     if check:
         bad = (~torch.isfinite(d)).any() or (d < -atol).any() or (d @ K - d).abs().max() > atol
         if bool(bad):

@@ -91,7 +91,8 @@ class FiniteGame:
         tau: the follower's entropy weight, > 0.
         g: law of ``z`` given ``(s, a, b)``, ``[S, A, B, Z]``; default ``z = s`` (one-hot on ``s``).
         tau_leader: optional leader entropy weight (0: the paper's unregularised leader).
-        transition_depends_on_mu: whether ``transition`` reads ``mu`` (skips fixed points if not).
+        transition_depends_on_mu: whether ``transition`` reads ``mu`` (skips fixed points if not);
+            ``None`` (default) detects it by evaluating the transition at two mean fields.
         default_damping: damping of the mean-field fixed point that suits this game.
         labels: names of states, actions, leader actions and ``z`` values, for plots.
         state_coords: optional ``[S, 2]`` grid coordinates (x, y), for heat maps.
@@ -107,7 +108,7 @@ class FiniteGame:
     tau: float
     g: Tensor | None = None
     tau_leader: float = 0.0
-    transition_depends_on_mu: bool = False
+    transition_depends_on_mu: bool | None = None
     default_damping: float = 0.5
     state_labels: Sequence[str] | None = None
     action_labels: Sequence[str] | None = None
@@ -150,6 +151,13 @@ class FiniteGame:
         check_distribution(self.g, "g (the law of z given s, a, b)")
         self.n_states, self.n_actions, self.n_leader_actions, self.n_z = n_s, n_a, n_b, n_z
         self._validate_tensors(self.uniform_mean_field(torch.float64))
+        if self.transition_depends_on_mu is None:
+            other = torch.arange(1, n_z + 1, dtype=torch.float64)
+            other = other / other.sum()
+            self._validate_tensors(other)
+            self.transition_depends_on_mu = not torch.equal(
+                self.transition_tensor(other), self.transition_tensor(self.uniform_mean_field(torch.float64))
+            )
         # Index of the deterministic z (when g is one-hot): a fast path for rollouts.
         self._z_index = self.g.argmax(-1) if bool((self.g.max(-1).values == 1).all()) else None
 
@@ -244,4 +252,5 @@ def sample_categorical(probs: Tensor, generator: torch.Generator | None = None) 
     cdf = probs.cumsum(-1)
     u = torch.rand(probs.shape[:-1] + (1,), dtype=probs.dtype, device=probs.device, generator=generator)
     u = u * cdf[..., -1:]
-    return torch.searchsorted(cdf, u).squeeze(-1).clamp_max(probs.shape[-1] - 1)
+    # right=True: u = 0 must not pick a leading outcome of probability 0
+    return torch.searchsorted(cdf, u, right=True).squeeze(-1).clamp_max(probs.shape[-1] - 1)

@@ -36,7 +36,7 @@ def make_market_entrance(
     if not 0 <= noise <= 1:
         raise GameDefinitionError(f"noise must lie in [0, 1], got {noise}")
     if len(fees) < 1:
-        raise GameDefinitionError("fees must hold at least one value (an empty space is not a game)")
+        raise GameDefinitionError(f"fees must hold at least one value (an empty space is not a game), got {tuple(fees)}")
     w_L, w_R = LEADER_CONFIGS[leader]
     f64 = torch.float64
     n, n_b = 3, len(fees)

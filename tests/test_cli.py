@@ -1,0 +1,59 @@
+"""The configs and the `deep-smfg` command: defaults in one place, clear errors, run folders."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from deep_smfg.cli import main
+from deep_smfg.games import GAMES, game_parameters
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+
+@pytest.mark.parametrize("name", sorted(GAMES))
+def test_game_config_lists_every_parameter_with_the_factory_default(name):
+    cfg = OmegaConf.to_container(OmegaConf.load(CONFIGS / "game" / f"{name}.yaml"))
+    assert cfg.pop("name") == name
+    defaults = {k: list(v) if isinstance(v, tuple) else v for k, v in game_parameters(name).items()}
+    assert cfg == defaults
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["solve", "game=nope"], "four_rooms"),  # lists the valid games
+        (["solve", "game=four_rooms", "game.foo=1"], "valid parameters: noise, kappa"),
+        (["solve", "game.gamma=1.5"], "gamma must lie in (0, 1), got 1.5"),
+        (["solve", "game=shop_positioning", "game.tau=0"], "tau must be > 0, got 0"),
+        (["solve", "game=market_entrance", "game.fees=[]"], "fees must hold at least one value"),
+        (["solve", "dtype=float16"], "dtype must be one of"),
+        (["solve", "solver.damping=2"], "damping must lie in (0, 1], got 2"),
+        (["frobnicate"], "valid commands"),
+    ],
+)
+def test_bad_input_is_rejected_with_a_message_and_writes_nothing(tmp_path, capsys, args, message):
+    run_dir = tmp_path / "run"
+    assert main(args + [f"run_dir={run_dir}"]) == 2
+    assert message in capsys.readouterr().err
+    assert not run_dir.exists()
+
+
+def test_solve_writes_a_run_folder_and_prints_the_summary_last(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert main(["solve", "game=congestion_toll", "optimum.n_starts=2", "optimum.n_steps=40", f"run_dir={run_dir}"]) == 0
+    last_line = capsys.readouterr().out.strip().splitlines()[-1]
+    summary = json.loads(last_line)
+    assert summary == json.loads((run_dir / "summary.json").read_text())
+    assert {"config.yaml", "summary.json", "mean_field.png", "leader_ascent.png"} <= {p.name for p in run_dir.iterdir()}
+    assert OmegaConf.load(run_dir / "config.yaml").game.name == "congestion_toll"
+    from deep_smfg.games import make_game
+
+    closed = make_game("congestion_toll").closed_form
+    assert summary["phi_uniform"] == pytest.approx(closed.phi_value(0.5), abs=1e-7)
+    assert summary["phi_star"] == pytest.approx(closed.optimum()[1], abs=1e-5)
+    assert summary["phi_star"] >= summary["phi_uniform"]
+    assert abs(summary["exploitability"]) < 1e-8
