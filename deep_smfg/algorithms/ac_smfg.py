@@ -1,0 +1,226 @@
+"""AC-SMFG (the AC-SMFG paper's Algorithm 1, reconstructed in MODEL.md section 3) as a LightningModule.
+
+One iteration ``k`` on ``N`` batched chains (per process):
+
+1. occupancy chain: ``a ~ pi(.|s)``, ``b ~ phi(.|s)``, ``s' ~ P(.|s,a,b,mu_hat)`` (restart w.p. ``1 - gamma``);
+2. stationary chain: the same step from ``sbar``; ``zbar = g(sbar, abar, bbar)``;
+3. ``delta_f = r_f - tau log pi(a|s) + gamma V_f(s') - V_f(s)``, ``delta_l = r_l + gamma V_l(s') - V_l(s)``;
+4. critics ``V += beta_k delta`` (semi-gradient TD(0): SGD on ``1/2 (V(s) - target)^2``);
+5. follower ``theta += alpha_k delta_f grad log pi(a|s)``;
+6. mean field ``mu_hat <- Proj(mu_hat + xi_k (e_zbar - mu_hat))`` (SGD on ``1/2 ||mu_hat - e_zbar||^2``);
+7. leader ``omega += zeta_k delta_l grad log phi(b|s)``.
+
+Every loss has detached targets and the four touch disjoint parameters, so one backward pass over
+their sum followed by four optimiser steps is exact (and gives DDP one all-reduce per iteration).
+Batches average the same updates over the ``N`` chains.
+"""
+
+from __future__ import annotations
+
+import time
+
+import lightning as L
+import torch
+from tensordict import TensorDict
+from torch import nn
+
+from ..envs.smfg_env import SMFGEnv
+from ..games.base import FiniteGame, sample_categorical
+from ..modules import CategoricalMeanField, build_critic, build_policy
+from .schedules import PowerSchedule, check_timescales
+
+
+class NonFiniteError(RuntimeError):
+    """A loss or parameter became NaN or infinite."""
+
+
+OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
+
+
+class ACSMFG(L.LightningModule):
+    def __init__(
+        self,
+        game: FiniteGame,
+        n_envs: int = 64,
+        policy: str = "tabular",
+        critic: str = "tabular",
+        hidden: tuple[int, ...] = (64, 64),
+        schedules: dict[str, PowerSchedule] | None = None,
+        optimizer: str = "sgd",
+        allow_any_step_order: bool = False,
+        occupancy_restart: bool = True,
+        iterations_per_step: int = 1,
+        seed: int = 0,
+        eval_every: int = 0,
+        log_every: int = 100,
+        phi_star: float = float("nan"),
+    ):
+        super().__init__()
+        self.automatic_optimization = False
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
+        if n_envs < 1 or iterations_per_step < 1:
+            raise ValueError(f"n_envs and iterations_per_step must be >= 1, got {n_envs}, {iterations_per_step}")
+        self.schedules = schedules or {
+            "critic": PowerSchedule(4.0), "follower": PowerSchedule(4.0),
+            "mean_field": PowerSchedule(2.0), "leader": PowerSchedule(1.0),
+        }
+        missing = {"critic", "follower", "mean_field", "leader"} - set(self.schedules)
+        if missing:
+            raise ValueError(f"schedules missing for {sorted(missing)}")
+        check_timescales(self.schedules, allow_any_step_order)
+        self.game, self.n_envs, self.optimizer_name = game, n_envs, optimizer
+        self.occupancy_restart, self.iterations_per_step, self.seed = occupancy_restart, iterations_per_step, seed
+        self.eval_every, self.log_every, self.phi_star = eval_every, max(1, log_every), phi_star
+        coords = game.state_coords
+        S = game.n_states
+        self.follower = build_policy(policy, S, game.n_actions, hidden, coords)
+        self.leader = build_policy(policy, S, game.n_leader_actions, hidden, coords)
+        self.critic_f = build_critic(critic, S, hidden, coords)
+        self.critic_l = build_critic(critic, S, hidden, coords)
+        self.mean_field = CategoricalMeanField(game.n_z)
+        self.register_buffer("iteration", torch.zeros((), dtype=torch.long))
+        self.env: SMFGEnv | None = None
+        self._td: TensorDict | None = None
+        self._pending_chain_state = None
+        self.history: list[dict[str, float]] = []  # exact metrics along the run (for plots, summary)
+        self._wall_offset = 0.0
+        self._t0 = None
+        self._mu_warm = None
+
+    # ----- set-up ------------------------------------------------------------------------------------
+    def setup(self, stage: str) -> None:
+        rank = self.trainer.global_rank if self._trainer is not None else 0
+        dtype = next(self.parameters()).dtype
+        self.env = SMFGEnv(self.game, self.n_envs, self.occupancy_restart, device=self.device, dtype=dtype,
+                           seed=self.seed * 1000 + rank)  # each rank its own chains
+
+    def configure_optimizers(self):
+        opt = OPTIMIZERS[self.optimizer_name]
+        groups = {
+            "critic": list(self.critic_f.parameters()) + list(self.critic_l.parameters()),
+            "follower": list(self.follower.parameters()),
+            "mean_field": list(self.mean_field.parameters()),
+            "leader": list(self.leader.parameters()),
+        }
+        return [opt(groups[name], lr=self.schedules[name](0)) for name in ("critic", "follower", "mean_field", "leader")]
+
+    def _root_td(self) -> TensorDict:
+        if self._td is None:
+            if self._pending_chain_state is not None:
+                self.env.load_chain_state(self._pending_chain_state)
+                self._pending_chain_state = None
+                self._td = TensorDict(**self.env._chains, batch_size=[self.n_envs], device=self.device)
+            else:
+                self._td = self.env.reset()
+        return self._td
+
+    # ----- one iteration -----------------------------------------------------------------------------
+    def iteration_losses(self) -> dict[str, torch.Tensor]:
+        """Steps 1-3 and the four losses of steps 4-7 (targets detached)."""
+        game, env, N = self.game, self.env, self.n_envs
+        td = self._root_td()
+        mu = self.mean_field()
+        env.set_mean_field(mu)
+        both = torch.cat([td["state"], td["state_bar"]])
+        logits_f, logits_l = self.follower(both), self.leader(both)
+        a = sample_categorical(torch.softmax(logits_f.detach(), -1), env.rng)
+        b = sample_categorical(torch.softmax(logits_l.detach(), -1), env.rng)
+        td = td.clone(False)
+        td.set("action", a[:N]).set("leader_action", b[:N]).set("action_bar", a[N:]).set("leader_action_bar", b[N:])
+        out, self._td = env.step_and_maybe_reset(td)
+        s, s_next = td["state"], out["next", "state"]
+        r_f, r_l = out["next", "reward_f"].squeeze(-1), out["next", "reward_l"].squeeze(-1)
+        logp_f = torch.log_softmax(logits_f[:N], -1).gather(-1, a[:N, None]).squeeze(-1)
+        logp_l = torch.log_softmax(logits_l[:N], -1).gather(-1, b[:N, None]).squeeze(-1)
+        v_f, v_l = self.critic_f(s), self.critic_l(s)
+        self.last_transition = {"s": s, "a": a[:N], "b": b[:N], "s_next": s_next, "z_bar": out["next", "z_bar"]}
+        with torch.no_grad():
+            target_f = r_f - game.tau * logp_f + game.gamma * self.critic_f(s_next)
+            target_l = r_l + game.gamma * self.critic_l(s_next)
+            delta_f, delta_l = target_f - v_f, target_l - v_l
+        return {
+            "critic": 0.5 * ((v_f - target_f) ** 2).mean() + 0.5 * ((v_l - target_l) ** 2).mean(),
+            "follower": -(delta_f * logp_f).mean(),
+            "mean_field": self.mean_field.loss(out["next", "z_bar"]),
+            "leader": -(delta_l * logp_l).mean(),
+        }
+
+    def one_iteration(self) -> dict[str, torch.Tensor]:
+        k = int(self.iteration)
+        losses = self.iteration_losses()
+        total = sum(losses.values())
+        if not torch.isfinite(total):
+            raise NonFiniteError(self._nonfinite_message(k, {n: float(v.detach()) for n, v in losses.items()}))
+        optimizers = self.optimizers()
+        for opt in optimizers:
+            opt.zero_grad()
+        self.manual_backward(total)
+        for opt, name in zip(optimizers, ("critic", "follower", "mean_field", "leader")):
+            for group in opt.param_groups:
+                group["lr"] = self.schedules[name](k)
+            opt.step()
+        self.mean_field.project_()
+        self.iteration += 1
+        return losses
+
+    def _nonfinite_message(self, k: int, values: dict[str, float]) -> str:
+        ckpt = getattr(getattr(self.trainer, "checkpoint_callback", None), "last_model_path", "") or "none saved yet"
+        return f"non-finite loss at iteration {k}: {values}; stopping. The last good checkpoint: {ckpt}"
+
+    def training_step(self, batch, batch_idx):
+        if self._t0 is None:
+            self._t0 = time.perf_counter()
+            if int(self.iteration) == 0 and self.eval_every:
+                self._evaluate()
+        for _ in range(self.iterations_per_step):
+            losses = self.one_iteration()
+            if self.eval_every and int(self.iteration) % self.eval_every == 0:
+                self._evaluate()
+        for p in self.parameters():
+            if not torch.isfinite(p).all():
+                raise NonFiniteError(self._nonfinite_message(int(self.iteration), {"parameter": float("nan")}))
+        if int(self.iteration) % self.log_every < self.iterations_per_step:
+            self.log_dict({f"loss/{n}": float(v.detach()) for n, v in losses.items()}, on_step=True, prog_bar=False)
+            self.log("iteration", float(self.iteration), on_step=True, prog_bar=True)
+
+    # ----- exact evaluation (finite games) -------------------------------------------------------
+    def _evaluate(self) -> None:
+        from ..evaluation.finite_metrics import exact_metrics
+
+        metrics, self._mu_warm = exact_metrics(self.game, self.follower, self.leader, self.mean_field(), self.phi_star,
+                                               self._mu_warm)
+        k = int(self.iteration)
+        world = self.trainer.world_size if self._trainer is not None else 1
+        metrics.update(iteration=k, samples=k * self.n_envs * world, wall_time=self.wall_time())
+        self.history.append(metrics)
+        if self._trainer is not None:
+            self.log_dict({f"exact/{n}": float(v) for n, v in metrics.items()}, on_step=True, prog_bar=False)
+            bar = {"expl": metrics["follower_exploitability"], "mf_err": metrics["mean_field_error"],
+                   "Phi": metrics["leader_objective"]}
+            self.log_dict(bar, on_step=True, prog_bar=True)
+
+    def wall_time(self) -> float:
+        return self._wall_offset + (time.perf_counter() - self._t0 if self._t0 is not None else 0.0)
+
+    # ----- checkpoints hold the chains, the RNG and the history ------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["ac_smfg"] = {
+            "chains": self.env.chain_state() if self.env is not None and self.env._chains is not None else None,
+            "history": list(self.history),
+            "wall_time": self.wall_time(),
+            "schedules": self.schedules,
+            "mu_warm": self._mu_warm,
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        state = checkpoint["ac_smfg"]
+        self._pending_chain_state = state["chains"]
+        self.history = list(state["history"])
+        self._wall_offset = state["wall_time"]
+        self.schedules = state["schedules"]
+        self._mu_warm = state["mu_warm"]
+        self._td = None
+
+    def final_parameters(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach().cpu().clone() for k, v in self.state_dict().items()}

@@ -1,0 +1,42 @@
+"""Decaying step sizes ``c / (k + 1)^p`` and the four-timescale order check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class PowerSchedule:
+    """``lr_k = c / (k + 1)^p`` (a picklable callable, so checkpoints hold it)."""
+
+    c: float
+    p: float = 0.5
+
+    def __call__(self, k: int) -> float:
+        return self.c / (k + 1) ** self.p
+
+
+TIMESCALES = ("leader", "mean_field", "follower", "critic")  # slowest to fastest: zeta <= xi <= alpha <= beta
+
+
+def check_timescales(schedules: dict[str, PowerSchedule], allow_any_order: bool = False) -> None:
+    """Reject schedules that break ``zeta_k <= xi_k <= alpha_k <= beta_k`` for some ``k``.
+
+    ``c1/(k+1)^p1 <= c2/(k+1)^p2`` for every ``k >= 0`` exactly when ``c1 <= c2`` and ``p1 >= p2``.
+    """
+    if allow_any_order:
+        return
+    for slow, fast in zip(TIMESCALES, TIMESCALES[1:]):
+        a, b = schedules[slow], schedules[fast]
+        if a.c > b.c or a.p < b.p:
+            raise ValueError(
+                f"step sizes break the four-timescale order zeta <= xi <= alpha <= beta: {slow} "
+                f"{a.c}/(k+1)^{a.p} exceeds {fast} {b.c}/(k+1)^{b.p} for some k; fix the constants or set "
+                "algo.allow_any_step_order=true"
+            )
+
+
+# Checkpoints hold the schedules; Lightning loads checkpoints with torch.load(weights_only=True).
+torch.serialization.add_safe_globals([PowerSchedule])

@@ -1,0 +1,5 @@
+"""TorchRL environments over the games."""
+
+from .smfg_env import SMFGEnv
+
+__all__ = ["SMFGEnv"]

@@ -1,0 +1,180 @@
+"""``deep-smfg train``: a learning run with its run folder, loggers, checkpoints and plots.
+
+Under ``trainer=ddp_*`` Lightning re-runs this command once per extra rank; the parent passes the run
+folder and ``Phi*`` to the children through the environment, so every rank writes to one folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from omegaconf import DictConfig, OmegaConf
+from torch.utils.data import DataLoader
+
+from . import exact
+from .algorithms.ac_smfg import ACSMFG
+from .algorithms.schedules import PowerSchedule
+from .evaluation.plots import plot_curves, plot_mean_field
+from .games import make_game
+from .run_folder import make_run_dir, write_summary
+
+ENV_RUN_DIR, ENV_PHI_STAR = "DEEP_SMFG_RUN_DIR", "DEEP_SMFG_PHI_STAR"
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+PRECISION = {"float32": "32-true", "float64": "64-true"}
+
+
+def reference_phi_star(game, cfg: DictConfig) -> float:
+    """``Phi*`` by exact multi-start ascent, cached in ``runs/.cache`` by game config."""
+    if ENV_PHI_STAR in os.environ:
+        return float(os.environ[ENV_PHI_STAR])
+    key = json.dumps({"game": OmegaConf.to_container(cfg.game), "ref": OmegaConf.to_container(cfg.reference)}, sort_keys=True)
+    cache = Path("runs/.cache") / f"phi_star_{hashlib.sha1(key.encode()).hexdigest()[:16]}.json"
+    if cache.exists():
+        return json.loads(cache.read_text())["phi_star"]
+    value = exact.reference_leader_optimum(game, n_starts=cfg.reference.n_starts, n_steps=cfg.reference.n_steps,
+                                           lr=cfg.reference.lr).value
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps({"phi_star": value, "key": json.loads(key)}))
+    return value
+
+
+def build_module(cfg: DictConfig, game, phi_star: float) -> ACSMFG:
+    from .cli import ConfigError
+
+    algo = cfg.algo
+    if algo.name != "ac_smfg":
+        raise ConfigError(f"algo must be ac_smfg for now, got {algo.name!r}")
+    try:
+        schedules = {k: PowerSchedule(float(v.c), float(v.p)) for k, v in algo.step_sizes.items()}
+        return ACSMFG(
+            game, n_envs=algo.n_envs, policy=cfg.model.policy, critic=cfg.model.critic, hidden=tuple(cfg.model.hidden),
+            schedules=schedules, optimizer=algo.optimizer, allow_any_step_order=algo.allow_any_step_order,
+            occupancy_restart=algo.occupancy_restart, iterations_per_step=algo.iterations_per_step, seed=cfg.seed,
+            eval_every=algo.eval_every, log_every=algo.log_every, phi_star=phi_star,
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def _check(cfg: DictConfig) -> None:
+    from .cli import ConfigError
+
+    algo = cfg.algo
+    if cfg.dtype not in DTYPES:
+        raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {cfg.dtype!r}")
+    if algo.iterations < 1 or algo.checkpoint_every < 1:
+        raise ConfigError(f"algo.iterations and algo.checkpoint_every must be >= 1, got {algo.iterations}, {algo.checkpoint_every}")
+    for name, value in (("iterations", algo.iterations), ("checkpoint_every", algo.checkpoint_every)):
+        if value % algo.iterations_per_step:
+            raise ConfigError(f"algo.{name}={value} must be a multiple of algo.iterations_per_step={algo.iterations_per_step}")
+    if algo.iterations % algo.checkpoint_every:
+        raise ConfigError(f"algo.iterations={algo.iterations} must be a multiple of algo.checkpoint_every={algo.checkpoint_every}")
+    if cfg.logger.kind not in ("wandb", "csv", "none"):
+        raise ConfigError(f"logger.kind must be wandb, csv or none, got {cfg.logger.kind!r}")
+    if cfg.resume == "last" and not cfg.run_dir:
+        raise ConfigError("resume=last needs run_dir=<the interrupted run's folder>")
+
+
+def make_loggers(cfg: DictConfig, run_dir: Path) -> list:
+    kind = cfg.logger.kind
+    if kind == "wandb":
+        from lightning.pytorch.loggers import WandbLogger
+
+        os.environ.setdefault("WANDB_SILENT", "true")
+        return [WandbLogger(project=cfg.logger.project, save_dir=str(run_dir), mode=cfg.logger.mode,
+                            name=run_dir.name, config=OmegaConf.to_container(cfg, resolve=True))]
+    if kind == "csv":
+        from lightning.pytorch.loggers import CSVLogger
+
+        return [CSVLogger(save_dir=str(run_dir), name="csv", version="")]
+    return []
+
+
+def run_train(cfg: DictConfig) -> str:
+    from .cli import ConfigError, game_kwargs
+
+    name, params = game_kwargs(cfg.game)
+    game = make_game(name, **params)
+    _check(cfg)
+    torch.set_num_threads(int(cfg.threads))
+    is_child = ENV_RUN_DIR in os.environ and "LOCAL_RANK" in os.environ
+    phi_star = reference_phi_star(game, cfg) if cfg.algo.eval_every else float("nan")
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    module = build_module(cfg, game, phi_star)
+    if cfg.dtype == "float64":
+        module = module.double()
+    if is_child:
+        run_dir = Path(os.environ[ENV_RUN_DIR])
+    else:
+        run_dir = make_run_dir(cfg, "train", name)
+        os.environ[ENV_RUN_DIR], os.environ[ENV_PHI_STAR] = str(run_dir.resolve()), repr(phi_star)
+    ckpt_path = None
+    if cfg.resume:
+        ckpt_path = run_dir / "checkpoints" / "last.ckpt" if cfg.resume == "last" else Path(cfg.resume)
+        if not ckpt_path.exists():
+            raise ConfigError(f"no checkpoint to resume from at {ckpt_path}")
+
+    algo = cfg.algo
+    steps_per_epoch = algo.checkpoint_every // algo.iterations_per_step
+    checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", save_last=True, save_top_k=1, every_n_epochs=1)
+    trainer = L.Trainer(
+        accelerator=cfg.trainer.accelerator, devices=cfg.trainer.devices, strategy=cfg.trainer.strategy,
+        max_epochs=algo.iterations // algo.checkpoint_every, precision=PRECISION[cfg.dtype],
+        logger=make_loggers(cfg, run_dir) or False, callbacks=[checkpoint], use_distributed_sampler=False,
+        enable_progress_bar=bool(cfg.progress_bar), enable_model_summary=False, log_every_n_steps=1,
+        default_root_dir=str(run_dir), num_sanity_val_steps=0,
+    )
+    t0 = time.perf_counter()
+    trainer.fit(module, DataLoader(range(steps_per_epoch), batch_size=None), ckpt_path=ckpt_path)
+    seconds = time.perf_counter() - t0
+    rank = trainer.global_rank
+    if trainer.world_size > 1:
+        torch.save(module.final_parameters(), run_dir / f"final_params_rank{rank}.pt")
+    if rank != 0:
+        return ""
+    return write_results(module, game, run_dir, phi_star, seconds, trainer.world_size)
+
+
+def write_results(module: ACSMFG, game, run_dir: Path, phi_star: float, seconds: float, world: int) -> str:
+    """``metrics.csv``, ``summary.json``, one PNG per metric and the learned mean field vs mu*."""
+    history = module.history
+    if history:
+        with open(run_dir / "metrics.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(history[0]))
+            writer.writeheader()
+            writer.writerows(history)
+        plots = run_dir / "plots"
+        plots.mkdir(exist_ok=True)
+        its = [h["iteration"] for h in history]
+        for key in history[0]:
+            if key not in ("iteration", "samples", "wall_time"):
+                plot_curves({key: [h[key] for h in history]}, plots / f"{key}.png", "iteration", key,
+                            f"{game.name}: {key}", x=its)
+    mu_hat = module.mean_field().detach().double().cpu()
+    phi = torch.softmax(module.leader(torch.arange(game.n_states, device=module.device)).detach().double().cpu(), -1)
+    eq = exact.solve_equilibrium(game, phi)
+    plot_mean_field(game, mu_hat, run_dir / "mean_field.png", f"{game.name}: learned mean field vs mu*(phi)", reference=eq.mu)
+    first, last = (history[0], history[-1]) if history else ({}, {})
+    summary = {
+        "game": game.name,
+        "iterations": int(module.iteration),
+        "samples": int(module.iteration) * module.n_envs * world,
+        "seconds": seconds,
+        "phi_star": phi_star,
+        "final": last,
+        "initial": first,
+        "partial_grad_norm_reduction": (first.get("partial_grad_norm", float("nan")) / last["partial_grad_norm"])
+        if last.get("partial_grad_norm") else float("inf"),
+        "learned_mean_field": mu_hat,
+        "equilibrium_mean_field": eq.mu,
+        "run_dir": str(run_dir),
+    }
+    return write_summary(run_dir, summary)
