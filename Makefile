@@ -15,9 +15,9 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)
 
-# The main job. Until training lands: solve a finite game exactly (ARGS=... adds Hydra overrides).
+# The main job: a short AC-SMFG training run with the default config (ARGS=... adds Hydra overrides).
 run: $(STAMP)
-	$(BIN)/deep-smfg solve $(ARGS)
+	$(BIN)/deep-smfg train $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(ARGS)
@@ -27,6 +27,7 @@ test-slow: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_exact.py
+	$(BIN)/python scripts/bench_throughput.py
 
 clean:
 	rm -rf $(VENV) runs outputs

@@ -25,7 +25,7 @@ from tensordict import TensorDict
 from torch import nn
 
 from ..envs.smfg_env import SMFGEnv
-from ..games.base import FiniteGame, sample_categorical
+from ..games.base import FiniteGame, sample_from_cdf
 from ..modules import CategoricalMeanField, build_critic, build_policy
 from .schedules import PowerSchedule, check_timescales
 
@@ -122,22 +122,27 @@ class ACSMFG(L.LightningModule):
         td = self._root_td()
         mu = self.mean_field()
         env.set_mean_field(mu)
+        # Every module is a function of the state index: evaluate it once on the |S| states and
+        # index the tables (the same arithmetic as per-sample evaluation, far cheaper for N >> |S|).
+        states = torch.arange(game.n_states, device=self.device)
+        logp_f_table = torch.log_softmax(self.follower(states), -1)
+        logp_l_table = torch.log_softmax(self.leader(states), -1)
+        v_f_table, v_l_table = self.critic_f(states), self.critic_l(states)
         both = torch.cat([td["state"], td["state_bar"]])
-        logits_f, logits_l = self.follower(both), self.leader(both)
-        a = sample_categorical(torch.softmax(logits_f.detach(), -1), env.rng)
-        b = sample_categorical(torch.softmax(logits_l.detach(), -1), env.rng)
+        with torch.no_grad():
+            a = sample_from_cdf(logp_f_table.exp().cumsum(-1)[both], env.rng)
+            b = sample_from_cdf(logp_l_table.exp().cumsum(-1)[both], env.rng)
         td = td.clone(False)
         td.set("action", a[:N]).set("leader_action", b[:N]).set("action_bar", a[N:]).set("leader_action_bar", b[N:])
         out, self._td = env.step_and_maybe_reset(td)
         s, s_next = td["state"], out["next", "state"]
         r_f, r_l = out["next", "reward_f"].squeeze(-1), out["next", "reward_l"].squeeze(-1)
-        logp_f = torch.log_softmax(logits_f[:N], -1).gather(-1, a[:N, None]).squeeze(-1)
-        logp_l = torch.log_softmax(logits_l[:N], -1).gather(-1, b[:N, None]).squeeze(-1)
-        v_f, v_l = self.critic_f(s), self.critic_l(s)
+        logp_f, logp_l = logp_f_table[s, a[:N]], logp_l_table[s, b[:N]]
+        v_f, v_l = v_f_table[s], v_l_table[s]
         self.last_transition = {"s": s, "a": a[:N], "b": b[:N], "s_next": s_next, "z_bar": out["next", "z_bar"]}
         with torch.no_grad():
-            target_f = r_f - game.tau * logp_f + game.gamma * self.critic_f(s_next)
-            target_l = r_l + game.gamma * self.critic_l(s_next)
+            target_f = r_f - game.tau * logp_f + game.gamma * v_f_table[s_next]
+            target_l = r_l + game.gamma * v_l_table[s_next]
             delta_f, delta_l = target_f - v_f, target_l - v_l
         return {
             "critic": 0.5 * ((v_f - target_f) ** 2).mean() + 0.5 * ((v_l - target_l) ** 2).mean(),

@@ -249,8 +249,12 @@ class FiniteGame:
 
 def sample_categorical(probs: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """One draw per row of ``probs`` ``[N, K]`` by inverting the CDF (faster than multinomial)."""
-    cdf = probs.cumsum(-1)
-    u = torch.rand(probs.shape[:-1] + (1,), dtype=probs.dtype, device=probs.device, generator=generator)
+    return sample_from_cdf(probs.cumsum(-1), generator)
+
+
+def sample_from_cdf(cdf: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """One draw per row of a cumulative distribution ``cdf`` ``[N, K]`` (rows may be unnormalised)."""
+    u = torch.rand(cdf.shape[:-1] + (1,), dtype=cdf.dtype, device=cdf.device, generator=generator)
     u = u * cdf[..., -1:]
     # right=True: u = 0 must not pick a leading outcome of probability 0
-    return torch.searchsorted(cdf, u, right=True).squeeze(-1).clamp_max(probs.shape[-1] - 1)
+    return torch.searchsorted(cdf, u, right=True).squeeze(-1).clamp_max(cdf.shape[-1] - 1)

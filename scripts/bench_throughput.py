@@ -1,0 +1,105 @@
+"""AC-SMFG throughput: follower transitions per second, batched vs a plain per-sample loop.
+
+    python scripts/bench_throughput.py [--game equilibrium_pricing] [--threads 1] [--seconds 3]
+                                       [--sizes 1 64 4096 65536] [--device cpu]
+
+"Transitions" counts the occupancy chain's follower transitions, N per iteration (the stationary
+chain's N steps come on top, uncounted). One iteration = one batched step of both chains through the
+TorchRL env and the four updates (one backward, four SGD steps), tabular modules, float32, no
+Lightning loop and no exact metrics. The per-sample loop performs the same tabular updates one
+sample at a time in plain Python/numpy (N = 1), as a hand-written implementation would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+
+import numpy as np
+import torch
+
+from deep_smfg.algorithms.ac_smfg import ACSMFG
+from deep_smfg.games import make_game
+
+
+def batched_rate(game, n: int, seconds: float, device: str) -> float:
+    m = ACSMFG(game, n_envs=n, seed=0).to(device)
+    opts = m.configure_optimizers()
+    m.optimizers = lambda: opts
+    m.manual_backward = lambda loss: loss.backward()
+    m._device = torch.device(device)
+    m.setup("fit")
+    for _ in range(5):
+        m.one_iteration()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    k, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        for _ in range(10):
+            m.one_iteration()
+        k += 10
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+    return k * n / (time.perf_counter() - t0)
+
+
+def per_sample_rate(game, seconds: float) -> float:
+    """The seven steps of MODEL.md section 3 for one sample at a time, numpy tables."""
+    rng = np.random.default_rng(0)
+    mu = np.full(game.n_z, 1 / game.n_z)
+    S, A, B = game.n_states, game.n_actions, game.n_leader_actions
+    theta, omega, vf, vl = np.zeros((S, A)), np.zeros((S, B)), np.zeros(S), np.zeros(S)
+    P = game.transition_tensor(torch.tensor(mu)).numpy()
+    g_idx = game.g.argmax(-1).numpy()
+    rho = game.rho.numpy()
+    s, sb = rng.choice(S, p=rho), rng.choice(S, p=rho)
+    gamma, tau = game.gamma, game.tau
+    k, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        mu_t = torch.from_numpy(mu)
+        rf, rl = game.reward_f_tensor(mu_t).numpy(), game.reward_l_tensor(mu_t).numpy()
+        lr = [c / math.sqrt(k + 1) for c in (4.0, 4.0, 2.0, 1.0)]
+        pi = np.exp(theta[s] - theta[s].max()); pi /= pi.sum()
+        ph = np.exp(omega[s] - omega[s].max()); ph /= ph.sum()
+        a, b = rng.choice(A, p=pi), rng.choice(B, p=ph)
+        s2 = rng.choice(S, p=P[s, a, b])
+        pib = np.exp(theta[sb] - theta[sb].max()); pib /= pib.sum()
+        phb = np.exp(omega[sb] - omega[sb].max()); phb /= phb.sum()
+        ab, bb = rng.choice(A, p=pib), rng.choice(B, p=phb)
+        z = g_idx[sb, ab, bb]
+        sb = rng.choice(S, p=P[sb, ab, bb])
+        df = rf[s, a, b] - tau * math.log(pi[a]) + gamma * vf[s2] - vf[s]
+        dl = rl[s, a, b] + gamma * vl[s2] - vl[s]
+        vf[s] += lr[0] * df
+        vl[s] += lr[0] * dl
+        theta[s] += lr[1] * df * (np.eye(A)[a] - pi)
+        mu += lr[2] * (np.eye(game.n_z)[z] - mu)
+        omega[s] += lr[3] * dl * (np.eye(B)[b] - ph)
+        s = rng.choice(S, p=rho) if rng.random() > gamma else s2
+        k += 1
+    return k / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--game", default="equilibrium_pricing")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seconds", type=float, default=3.0)
+    p.add_argument("--sizes", type=int, nargs="*", default=[1, 64, 4096, 65536])
+    p.add_argument("--device", default="cpu")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    game = make_game(args.game)
+    loop = per_sample_rate(game, args.seconds)
+    print(f"{args.game}, torch {torch.__version__}, threads={torch.get_num_threads()}, device={args.device}")
+    print("| N | transitions/s | x per-sample loop |")
+    print("| --- | --- | --- |")
+    print(f"| per-sample loop (numpy) | {loop:,.0f} | 1 |")
+    for n in args.sizes:
+        rate = batched_rate(game, n, args.seconds, args.device)
+        print(f"| {n} | {rate:,.0f} | {rate / loop:,.0f} |")
+
+
+if __name__ == "__main__":
+    main()
