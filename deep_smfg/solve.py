@@ -53,7 +53,7 @@ def run_solve(cfg: DictConfig) -> str:
     plot_mean_field(game, eq.mu, run_dir / "mean_field.png", f"{name}: equilibrium mean field, uniform leader")
     if not game.is_nash:
         plot_mean_field(game, eq_star.mu, run_dir / "mean_field_optimum.png", f"{name}: equilibrium mean field at Phi*",
-                        reference=eq.mu)
+                        reference=eq.mu, label="at the Phi* leader", reference_label="at the uniform leader")
         plot_curves({f"start {i}": c for i, c in enumerate(opt.curves)}, run_dir / "leader_ascent.png",
                     "exact Stackelberg ascent step", "Phi", f"{name}: reference ascent to Phi*")
     summary = {

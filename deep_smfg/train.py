@@ -161,7 +161,8 @@ def write_results(module: ACSMFG, game, run_dir: Path, phi_star: float, seconds:
     mu_hat = module.mean_field().detach().double().cpu()
     phi = torch.softmax(module.leader(torch.arange(game.n_states, device=module.device)).detach().double().cpu(), -1)
     eq = exact.solve_equilibrium(game, phi)
-    plot_mean_field(game, mu_hat, run_dir / "mean_field.png", f"{game.name}: learned mean field vs mu*(phi)", reference=eq.mu)
+    plot_mean_field(game, mu_hat, run_dir / "mean_field.png", f"{game.name}: learned mean field vs mu*(phi)", reference=eq.mu,
+                    label="learned mu_hat", reference_label="exact mu*(phi) of the learned leader")
     first, last = (history[0], history[-1]) if history else ({}, {})
     summary = {
         "game": game.name,

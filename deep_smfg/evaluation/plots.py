@@ -14,7 +14,8 @@ import numpy as np  # noqa: E402
 from ..games.base import FiniteGame  # noqa: E402
 
 
-def plot_mean_field(game: FiniteGame, mu, path: Path, title: str | None = None, reference=None) -> Path:
+def plot_mean_field(game: FiniteGame, mu, path: Path, title: str | None = None, reference=None,
+                    label: str = "equilibrium", reference_label: str = "reference") -> Path:
     """Bar chart of ``mu`` over ``Z``, or a heat map when ``Z = S`` lies on a 2-D grid."""
     mu = np.asarray(mu.detach().cpu() if hasattr(mu, "detach") else mu, dtype=float)
     coords = game.state_coords
@@ -32,9 +33,9 @@ def plot_mean_field(game: FiniteGame, mu, path: Path, title: str | None = None, 
         labels = list(game.z_labels) if game.z_labels else [str(i) for i in range(len(mu))]
         pos = np.arange(len(mu))
         width = 0.4 if reference is not None else 0.8
-        ax.bar(pos - (width / 2 if reference is not None else 0), mu, width, label="equilibrium")
+        ax.bar(pos - (width / 2 if reference is not None else 0), mu, width, label=label)
         if reference is not None:
-            ax.bar(pos + width / 2, np.asarray(reference, dtype=float), width, label="reference")
+            ax.bar(pos + width / 2, np.asarray(reference, dtype=float), width, label=reference_label)
             ax.legend()
         ax.set_xticks(pos, labels, rotation=45 if len(mu) > 6 else 0)
         ax.set_ylabel("mass")
