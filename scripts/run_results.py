@@ -98,7 +98,7 @@ def main() -> None:
         plt.close(fig)
     table = "\n".join(rows)
     print(table)
-    (args.out / "results_table.md").write_text(table + "\n")
+    (args.out / "results_table.md").write_text(table + "\n")  # pasted into docs/results.md
 
 
 def _history(run_dir: Path) -> list[dict]:
