@@ -15,14 +15,11 @@ from typing import Callable
 
 from hydra import compose, initialize_config_dir
 from hydra.errors import HydraException
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
+from .config import ConfigError
 from .games import GameDefinitionError, game_parameters
-
-
-class ConfigError(ValueError):
-    """A bad command line or config value."""
 
 
 def config_dir() -> Path:
@@ -33,16 +30,20 @@ def config_dir() -> Path:
     return path
 
 
+def _compose(command: str, overrides: list[str]) -> DictConfig:
+    with initialize_config_dir(config_dir=str(config_dir()), version_base=None, job_name=command):
+        return compose(config_name=command, overrides=overrides)
+
+
 def compose_config(command: str, overrides: list[str]) -> DictConfig:
     """Compose ``configs/<command>.yaml`` with ``overrides``; bad keys get the list of valid ones."""
     try:
-        with initialize_config_dir(config_dir=str(config_dir()), version_base=None, job_name=command):
-            return compose(config_name=command, overrides=overrides)
+        return _compose(command, overrides)
     except (HydraException, OmegaConfBaseException) as exc:
-        raise ConfigError(_explain(exc, overrides)) from exc
+        raise ConfigError(_explain(exc, command, overrides)) from exc
 
 
-def _explain(exc: Exception, overrides: list[str]) -> str:
+def _explain(exc: Exception, command: str, overrides: list[str]) -> str:
     msg = str(exc)
     for ov in overrides:
         key = ov.lstrip("+~").split("=", 1)[0]
@@ -51,18 +52,13 @@ def _explain(exc: Exception, overrides: list[str]) -> str:
         if key.startswith("game."):
             others = [o for o in overrides if o != ov]
             try:
-                game = compose_config_dir_free(others).game.name
+                game = _compose(command, others).game.name
                 valid = ", ".join(game_parameters(game))
             except Exception:  # noqa: BLE001 - fall back to a pointer
                 game, valid = "this game", "see configs/game/<name>.yaml"
             return f"unknown parameter {key.split('.', 1)[1]!r} for {game}; valid parameters: {valid}"
         return f"unknown config key {key!r} (append a new key with +{key}=...): {msg.splitlines()[0]}"
     return msg
-
-
-def compose_config_dir_free(overrides: list[str], command: str = "solve") -> DictConfig:
-    with initialize_config_dir(config_dir=str(config_dir()), version_base=None, job_name=command):
-        return compose(config_name=command, overrides=overrides)
 
 
 def _commands() -> dict[str, Callable[[DictConfig], str]]:
@@ -100,13 +96,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(summary_line)
     return 0
-
-
-def game_kwargs(game_cfg: DictConfig) -> tuple[str, dict]:
-    """Split a ``game`` config node into its name and the factory's keyword arguments."""
-    params = OmegaConf.to_container(game_cfg, resolve=True)
-    name = params.pop("name")
-    return name, params
 
 
 if __name__ == "__main__":

@@ -8,24 +8,12 @@ import torch
 from omegaconf import DictConfig
 
 from . import exact
+from .config import ConfigError, dtype_of, game_kwargs
 from .evaluation.plots import plot_curves, plot_mean_field
 from .games import make_game
 from .run_folder import make_run_dir, write_summary
 
-DTYPES = {"float64": torch.float64, "float32": torch.float32}
-
-
-def dtype_of(name: str) -> torch.dtype:
-    from .cli import ConfigError
-
-    if name not in DTYPES:
-        raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {name!r}")
-    return DTYPES[name]
-
-
 def run_solve(cfg: DictConfig) -> str:
-    from .cli import ConfigError, game_kwargs
-
     name, params = game_kwargs(cfg.game)
     game = make_game(name, **params)  # validates the game before anything is written
     dtype = dtype_of(cfg.dtype)

@@ -22,12 +22,13 @@ from torch.utils.data import DataLoader
 from . import exact
 from .algorithms.ac_smfg import ACSMFG
 from .algorithms.schedules import PowerSchedule
+from .config import ConfigError, dtype_of, game_kwargs
 from .evaluation.plots import plot_curves, plot_mean_field
 from .games import make_game
+from .modules.policies import policy_table
 from .run_folder import make_run_dir, write_summary
 
 ENV_RUN_DIR, ENV_PHI_STAR = "DEEP_SMFG_RUN_DIR", "DEEP_SMFG_PHI_STAR"
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
 PRECISION = {"float32": "32-true", "float64": "64-true"}
 
 
@@ -47,8 +48,6 @@ def reference_phi_star(game, cfg: DictConfig) -> float:
 
 
 def build_module(cfg: DictConfig, game, phi_star: float) -> ACSMFG:
-    from .cli import ConfigError
-
     algo = cfg.algo
     if algo.name != "ac_smfg":
         raise ConfigError(f"algo must be ac_smfg for now, got {algo.name!r}")
@@ -65,11 +64,8 @@ def build_module(cfg: DictConfig, game, phi_star: float) -> ACSMFG:
 
 
 def _check(cfg: DictConfig) -> None:
-    from .cli import ConfigError
-
     algo = cfg.algo
-    if cfg.dtype not in DTYPES:
-        raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {cfg.dtype!r}")
+    dtype_of(cfg.dtype)
     if algo.iterations < 1 or algo.checkpoint_every < 1:
         raise ConfigError(f"algo.iterations and algo.checkpoint_every must be >= 1, got {algo.iterations}, {algo.checkpoint_every}")
     for name, value in (("iterations", algo.iterations), ("checkpoint_every", algo.checkpoint_every)):
@@ -99,8 +95,6 @@ def make_loggers(cfg: DictConfig, run_dir: Path) -> list:
 
 
 def run_train(cfg: DictConfig) -> str:
-    from .cli import ConfigError, game_kwargs
-
     name, params = game_kwargs(cfg.game)
     game = make_game(name, **params)
     _check(cfg)
@@ -159,7 +153,8 @@ def write_results(module: ACSMFG, game, run_dir: Path, phi_star: float, seconds:
                 plot_curves({key: [h[key] for h in history]}, plots / f"{key}.png", "iteration", key,
                             f"{game.name}: {key}", x=its)
     mu_hat = module.mean_field().detach().double().cpu()
-    phi = torch.softmax(module.leader(torch.arange(game.n_states, device=module.device)).detach().double().cpu(), -1)
+    with torch.no_grad():
+        phi = policy_table(module.leader).double().cpu()
     eq = exact.solve_equilibrium(game, phi)
     plot_mean_field(game, mu_hat, run_dir / "mean_field.png", f"{game.name}: learned mean field vs mu*(phi)", reference=eq.mu,
                     label="learned mu_hat", reference_label="exact mu*(phi) of the learned leader")

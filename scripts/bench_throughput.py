@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from deep_smfg.algorithms.ac_smfg import ACSMFG
+from deep_smfg.algorithms.schedules import DEFAULT_SCHEDULES
 from deep_smfg.games import make_game
 
 
@@ -59,7 +60,7 @@ def per_sample_rate(game, seconds: float) -> float:
     while time.perf_counter() - t0 < seconds:
         mu_t = torch.from_numpy(mu)
         rf, rl = game.reward_f_tensor(mu_t).numpy(), game.reward_l_tensor(mu_t).numpy()
-        lr = [c / math.sqrt(k + 1) for c in (4.0, 4.0, 2.0, 1.0)]
+        lr = [DEFAULT_SCHEDULES[n](k) for n in ("critic", "follower", "mean_field", "leader")]
         pi = np.exp(theta[s] - theta[s].max()); pi /= pi.sum()
         ph = np.exp(omega[s] - omega[s].max()); ph /= ph.sum()
         a, b = rng.choice(A, p=pi), rng.choice(B, p=ph)

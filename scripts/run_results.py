@@ -84,7 +84,7 @@ def main() -> None:
         )
         fig, axes = plt.subplots(1, 4, figsize=(17, 3.6))
         for r in runs:
-            hist = [json.loads(json.dumps(h)) for h in _history(Path(r["run_dir"]))]
+            hist = _history(Path(r["run_dir"]))
             its = [h["iteration"] for h in hist]
             for ax, key in zip(axes, ["follower_exploitability", "mean_field_error", "leader_gap", "gradient_alignment"]):
                 ax.plot(its, [h[key] for h in hist], alpha=0.7)
@@ -98,7 +98,7 @@ def main() -> None:
         plt.close(fig)
     table = "\n".join(rows)
     print(table)
-    (args.out / "results_table.md").write_text(table + "\n")  # pasted into docs/results.md
+    (root / "table.md").write_text(table + "\n")  # pasted into docs/results.md by hand
 
 
 def _history(run_dir: Path) -> list[dict]:

@@ -57,3 +57,10 @@ def test_solve_writes_a_run_folder_and_prints_the_summary_last(tmp_path, capsys)
     assert summary["phi_star"] == pytest.approx(closed.optimum()[1], abs=1e-5)
     assert summary["phi_star"] >= summary["phi_uniform"]
     assert abs(summary["exploitability"]) < 1e-8
+
+
+def test_algo_config_step_sizes_equal_the_code_defaults():
+    from deep_smfg.algorithms.schedules import DEFAULT_SCHEDULES
+
+    algo = OmegaConf.load(CONFIGS / "algo" / "ac_smfg.yaml")
+    assert {k: (v.c, v.p) for k, v in algo.step_sizes.items()} == {k: (s.c, s.p) for k, s in DEFAULT_SCHEDULES.items()}

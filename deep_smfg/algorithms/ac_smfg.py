@@ -22,12 +22,11 @@ import time
 import lightning as L
 import torch
 from tensordict import TensorDict
-from torch import nn
 
 from ..envs.smfg_env import SMFGEnv
 from ..games.base import FiniteGame, sample_from_cdf
 from ..modules import CategoricalMeanField, build_critic, build_policy
-from .schedules import PowerSchedule, check_timescales
+from .schedules import DEFAULT_SCHEDULES, PowerSchedule, check_timescales
 
 
 class NonFiniteError(RuntimeError):
@@ -61,10 +60,7 @@ class ACSMFG(L.LightningModule):
             raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
         if n_envs < 1 or iterations_per_step < 1:
             raise ValueError(f"n_envs and iterations_per_step must be >= 1, got {n_envs}, {iterations_per_step}")
-        self.schedules = schedules or {
-            "critic": PowerSchedule(4.0), "follower": PowerSchedule(4.0),
-            "mean_field": PowerSchedule(2.0), "leader": PowerSchedule(1.0),
-        }
+        self.schedules = dict(schedules or DEFAULT_SCHEDULES)
         missing = {"critic", "follower", "mean_field", "leader"} - set(self.schedules)
         if missing:
             raise ValueError(f"schedules missing for {sorted(missing)}")
@@ -108,9 +104,8 @@ class ACSMFG(L.LightningModule):
     def _root_td(self) -> TensorDict:
         if self._td is None:
             if self._pending_chain_state is not None:
-                self.env.load_chain_state(self._pending_chain_state)
+                self._td = self.env.load_chain_state(self._pending_chain_state)
                 self._pending_chain_state = None
-                self._td = TensorDict(**self.env._chains, batch_size=[self.n_envs], device=self.device)
             else:
                 self._td = self.env.reset()
         return self._td

@@ -18,6 +18,12 @@ class PowerSchedule:
         return self.c / (k + 1) ** self.p
 
 
+# The constants of configs/algo/ac_smfg.yaml (a test keeps the two equal).
+DEFAULT_SCHEDULES = {
+    "critic": PowerSchedule(4.0), "follower": PowerSchedule(4.0),
+    "mean_field": PowerSchedule(2.0), "leader": PowerSchedule(1.0),
+}
+
 TIMESCALES = ("leader", "mean_field", "follower", "critic")  # slowest to fastest: zeta <= xi <= alpha <= beta
 
 

@@ -103,15 +103,17 @@ class SMFGEnv(EnvBase):
         """The chains' current states and the sampler's RNG state (for checkpoints)."""
         return {**{k: v.clone() for k, v in self._chains.items()}, "rng": self.rng.get_state()}
 
-    def load_chain_state(self, state: dict[str, torch.Tensor]) -> None:
+    def load_chain_state(self, state: dict[str, torch.Tensor]) -> TensorDict:
+        """Restore :meth:`chain_state`; returns the root tensordict to step from."""
         self.rng.set_state(state["rng"])
         self._chains = {k: state[k].to(self.device) for k in ("state", "state_bar", "z_bar")}
+        return TensorDict(**self._chains, batch_size=self.batch_size, device=self.device)
 
     def _step(self, tensordict: TensorDictBase) -> TensorDictBase:
         g, mu, N = self.game, self._mean_field, self.n_envs
         s, a, b = tensordict["state"], tensordict["action"], tensordict["leader_action"]
         sb, ab, bb = tensordict["state_bar"], tensordict["action_bar"], tensordict["leader_action_bar"]
-        P = self._P if self._P.dtype == mu.dtype else self._P.to(mu)
+        P = self._P  # in the env's dtype, like mu (set_mean_field casts)
         # one draw for both chains: rows [s; sbar]
         nxt = sample_categorical(torch.cat([P[s, a, b], P[sb, ab, bb]]), self.rng)
         s_next, sb_next = nxt[:N], nxt[N:]

@@ -5,9 +5,9 @@ Every policy maps a batch of state indices ``s`` (long, ``[N]``) to logits ``[N,
 maps ``s`` to values ``[N]``; a mean-field module returns the current estimate ``mu_hat``.
 """
 
-from .critics import MLPCritic, TabularCritic
+from .critics import MLPCritic, TabularCritic, build_critic
 from .mean_field import CategoricalMeanField, project_simplex
-from .policies import MLPCategoricalPolicy, TabularSoftmaxPolicy, build_policy, build_critic
+from .policies import MLPCategoricalPolicy, TabularSoftmaxPolicy, build_policy
 
 __all__ = [
     "CategoricalMeanField",

@@ -25,3 +25,11 @@ class MLPCritic(nn.Module):
 
     def forward(self, s: Tensor) -> Tensor:
         return self.net(self.features(s)).squeeze(-1)
+
+
+def build_critic(kind: str, n_states: int, hidden=(64, 64), coords=None) -> nn.Module:
+    if kind == "tabular":
+        return TabularCritic(n_states)
+    if kind == "mlp":
+        return MLPCritic(n_states, list(hidden), coords)
+    raise ValueError(f"critic kind must be 'tabular' or 'mlp', got {kind!r}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .critics import MLPCritic, TabularCritic
 from .features import StateFeatures, mlp
 
 
@@ -48,11 +47,3 @@ def build_policy(kind: str, n_states: int, n_actions: int, hidden=(64, 64), coor
     if kind == "mlp":
         return MLPCategoricalPolicy(n_states, n_actions, list(hidden), coords)
     raise ValueError(f"policy kind must be 'tabular' or 'mlp', got {kind!r}")
-
-
-def build_critic(kind: str, n_states: int, hidden=(64, 64), coords=None) -> nn.Module:
-    if kind == "tabular":
-        return TabularCritic(n_states)
-    if kind == "mlp":
-        return MLPCritic(n_states, list(hidden), coords)
-    raise ValueError(f"critic kind must be 'tabular' or 'mlp', got {kind!r}")
