@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from .config import ConfigError
-from .games import GameDefinitionError, game_parameters
+from .games import GameDefinitionError, game_parameters, is_continuous
 
 
 def config_dir() -> Path:
@@ -35,10 +35,23 @@ def _compose(command: str, overrides: list[str]) -> DictConfig:
         return compose(config_name=command, overrides=overrides)
 
 
+FINITE_TRAIN_DEFAULTS = {"algo": "ac_smfg", "model": "tabular"}
+
+
 def compose_config(command: str, overrides: list[str]) -> DictConfig:
-    """Compose ``configs/<command>.yaml`` with ``overrides``; bad keys get the list of valid ones."""
+    """Compose ``configs/<command>.yaml`` with ``overrides``; bad keys get the list of valid ones.
+
+    ``train`` on a finite game takes ``FINITE_TRAIN_DEFAULTS`` for the groups the user did not choose
+    (the file's defaults are the continuous main job's).
+    """
     try:
-        return _compose(command, overrides)
+        cfg = _compose(command, overrides)
+        if command == "train" and not is_continuous(cfg.game.name):
+            chosen = {o.lstrip("+~").split("=", 1)[0] for o in overrides}
+            extra = [f"{g}={v}" for g, v in FINITE_TRAIN_DEFAULTS.items() if g not in chosen]
+            if extra:
+                cfg = _compose(command, extra + overrides)
+        return cfg
     except (HydraException, OmegaConfBaseException) as exc:
         raise ConfigError(_explain(exc, command, overrides)) from exc
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 from datetime import datetime
@@ -9,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
+
+from .evaluation.plots import plot_curves
 
 
 def make_run_dir(cfg: DictConfig, command: str, game_name: str) -> Path:
@@ -41,3 +44,19 @@ def write_summary(path: Path, summary: dict) -> str:
     summary = _jsonable(summary)
     (path / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return json.dumps(summary)
+
+
+def write_history(history: list[dict[str, float]], title: str, run_dir: Path) -> None:
+    """``metrics.csv`` and one PNG per logged metric (against iterations)."""
+    if history:
+        with open(run_dir / "metrics.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(history[0]))
+            writer.writeheader()
+            writer.writerows(history)
+        plots = run_dir / "plots"
+        plots.mkdir(exist_ok=True)
+        its = [h["iteration"] for h in history]
+        for key in history[0]:
+            if key not in ("iteration", "samples", "wall_time"):
+                plot_curves({key: [h[key] for h in history]}, plots / f"{key}.png", "iteration", key,
+                            f"{title}: {key}", x=its)

@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 from . import exact
 from .config import ConfigError, dtype_of, game_kwargs
 from .evaluation.plots import plot_curves, plot_mean_field
-from .games import make_game
+from .games import FiniteGame, make_game
 from .run_folder import make_run_dir, write_summary
 
 def run_solve(cfg: DictConfig) -> str:

@@ -6,7 +6,6 @@ folder and ``Phi*`` to the children through the environment, so every rank write
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import os
@@ -23,21 +22,28 @@ from . import exact
 from .algorithms.ac_smfg import ACSMFG
 from .algorithms.schedules import PowerSchedule
 from .config import ConfigError, dtype_of, game_kwargs
-from .evaluation.plots import plot_curves, plot_mean_field
-from .games import make_game
+from .evaluation.plots import plot_mean_field
+from .evaluation.continuous_metrics import TwinReference
+from .games import GameDefinitionError, make_game
+from .games.continuous import ContinuousGame, discretise
+from .report_continuous import write_continuous_results
 from .modules.policies import policy_table
-from .run_folder import make_run_dir, write_summary
+from .run_folder import make_run_dir, write_history, write_summary
 
 ENV_RUN_DIR, ENV_PHI_STAR = "DEEP_SMFG_RUN_DIR", "DEEP_SMFG_PHI_STAR"
 PRECISION = {"float32": "32-true", "float64": "64-true"}
+
+
+def _cache_path(kind: str, cfg: DictConfig) -> tuple[Path, str]:
+    key = json.dumps({"game": OmegaConf.to_container(cfg.game), "ref": OmegaConf.to_container(cfg.reference)}, sort_keys=True)
+    return Path("runs/.cache") / f"{kind}_{hashlib.sha1(key.encode()).hexdigest()[:16]}.json", key
 
 
 def reference_phi_star(game, cfg: DictConfig) -> float:
     """``Phi*`` by exact multi-start ascent, cached in ``runs/.cache`` by game config."""
     if ENV_PHI_STAR in os.environ:
         return float(os.environ[ENV_PHI_STAR])
-    key = json.dumps({"game": OmegaConf.to_container(cfg.game), "ref": OmegaConf.to_container(cfg.reference)}, sort_keys=True)
-    cache = Path("runs/.cache") / f"phi_star_{hashlib.sha1(key.encode()).hexdigest()[:16]}.json"
+    cache, key = _cache_path("phi_star", cfg)
     if cache.exists():
         return json.loads(cache.read_text())["phi_star"]
     value = exact.reference_leader_optimum(game, n_starts=cfg.reference.n_starts, n_steps=cfg.reference.n_steps,
@@ -47,17 +53,38 @@ def reference_phi_star(game, cfg: DictConfig) -> float:
     return value
 
 
-def build_module(cfg: DictConfig, game, phi_star: float) -> ACSMFG:
-    algo = cfg.algo
+def twin_reference(game: ContinuousGame, cfg: DictConfig) -> TwinReference:
+    """The discretised twin (grid sizes ``reference.twin``) and its exact answer, cached in ``runs/.cache``."""
+    grid = cfg.reference.twin
+    try:
+        twin = discretise(game, grid.n_states, grid.n_actions, grid.n_leader, grid.n_quadrature)
+    except GameDefinitionError as exc:
+        raise ConfigError(f"reference.twin: {exc}") from exc
+    cache, key = _cache_path("twin", cfg)
+    if cache.exists():
+        c = json.loads(cache.read_text())
+        return TwinReference(game, twin, c["phi_star"], torch.tensor(c["phi_star_table"], dtype=torch.float64),
+                             c["price_star"], c["phi_uniform"])
+    ref = TwinReference.solve(game, twin, cfg.reference.n_starts, cfg.reference.n_steps, cfg.reference.lr)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps({"phi_star": ref.phi_star, "phi_star_table": ref.phi_star_table.tolist(),
+                                 "price_star": ref.price_star, "phi_uniform": ref.phi_uniform, "key": json.loads(key)}))
+    return ref
+
+
+def build_module(cfg: DictConfig, game, phi_star: float, reference: TwinReference | None = None) -> ACSMFG:
+    algo, model = cfg.algo, cfg.model
     if algo.name != "ac_smfg":
         raise ConfigError(f"algo must be ac_smfg for now, got {algo.name!r}")
+    optimizer = OmegaConf.to_container(algo.optimizer) if OmegaConf.is_config(algo.optimizer) else algo.optimizer
     try:
         schedules = {k: PowerSchedule(float(v.c), float(v.p)) for k, v in algo.step_sizes.items()}
         return ACSMFG(
-            game, n_envs=algo.n_envs, policy=cfg.model.policy, critic=cfg.model.critic, hidden=tuple(cfg.model.hidden),
-            schedules=schedules, optimizer=algo.optimizer, allow_any_step_order=algo.allow_any_step_order,
+            game, n_envs=algo.n_envs, policy=model.policy, critic=model.critic, hidden=tuple(model.hidden),
+            schedules=schedules, optimizer=optimizer, allow_any_step_order=algo.allow_any_step_order,
             occupancy_restart=algo.occupancy_restart, iterations_per_step=algo.iterations_per_step, seed=cfg.seed,
             eval_every=algo.eval_every, log_every=algo.log_every, phi_star=phi_star,
+            init_log_std=model.get("init_log_std", 0.0), covariance=model.get("covariance", "diag"), reference=reference,
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
@@ -100,9 +127,14 @@ def run_train(cfg: DictConfig) -> str:
     _check(cfg)
     torch.set_num_threads(int(cfg.threads))
     is_child = ENV_RUN_DIR in os.environ and "LOCAL_RANK" in os.environ
-    phi_star = reference_phi_star(game, cfg) if cfg.algo.eval_every else float("nan")
+    continuous = isinstance(game, ContinuousGame)
+    reference = twin_reference(game, cfg) if continuous else None
+    if continuous:
+        phi_star = reference.phi_star
+    else:
+        phi_star = reference_phi_star(game, cfg) if cfg.algo.eval_every else float("nan")
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    module = build_module(cfg, game, phi_star)
+    module = build_module(cfg, game, phi_star, reference)
     if cfg.dtype == "float64":
         module = module.double()
     if is_child:
@@ -134,24 +166,16 @@ def run_train(cfg: DictConfig) -> str:
         torch.save(module.final_parameters(), run_dir / f"final_params_rank{rank}.pt")
     if rank != 0:
         return ""
+    if continuous:
+        return write_continuous_results(module, reference, run_dir, seconds, trainer.world_size,
+                                        int(cfg.algo.get("best_response_iterations", 0)))
     return write_results(module, game, run_dir, phi_star, seconds, trainer.world_size)
 
 
 def write_results(module: ACSMFG, game, run_dir: Path, phi_star: float, seconds: float, world: int) -> str:
     """``metrics.csv``, ``summary.json``, one PNG per metric and the learned mean field vs mu*."""
     history = module.history
-    if history:
-        with open(run_dir / "metrics.csv", "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(history[0]))
-            writer.writeheader()
-            writer.writerows(history)
-        plots = run_dir / "plots"
-        plots.mkdir(exist_ok=True)
-        its = [h["iteration"] for h in history]
-        for key in history[0]:
-            if key not in ("iteration", "samples", "wall_time"):
-                plot_curves({key: [h[key] for h in history]}, plots / f"{key}.png", "iteration", key,
-                            f"{game.name}: {key}", x=its)
+    write_history(history, game.name, run_dir)
     mu_hat = module.mean_field().detach().double().cpu()
     with torch.no_grad():
         phi = policy_table(module.leader).double().cpu()

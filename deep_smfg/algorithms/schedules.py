@@ -27,14 +27,24 @@ DEFAULT_SCHEDULES = {
 TIMESCALES = ("leader", "mean_field", "follower", "critic")  # slowest to fastest: zeta <= xi <= alpha <= beta
 
 
-def check_timescales(schedules: dict[str, PowerSchedule], allow_any_order: bool = False) -> None:
+def check_timescales(schedules: dict[str, PowerSchedule], allow_any_order: bool = False,
+                     optimizers: dict[str, str] | None = None) -> None:
     """Reject schedules that break ``zeta_k <= xi_k <= alpha_k <= beta_k`` for some ``k``.
 
     ``c1/(k+1)^p1 <= c2/(k+1)^p2`` for every ``k >= 0`` exactly when ``c1 <= c2`` and ``p1 >= p2``.
+    Step sizes of different optimisers (an Adam step size and an SGD one) are not comparable: with
+    ``optimizers`` given, the order is checked among the groups that share an optimiser.
     """
     if allow_any_order:
         return
-    for slow, fast in zip(TIMESCALES, TIMESCALES[1:]):
+    kinds = optimizers or {}
+    chains = [[g for g in TIMESCALES if kinds.get(g) == kind] for kind in set(kinds.values())] if kinds else [list(TIMESCALES)]
+    for chain in chains:
+        _check_chain(schedules, chain)
+
+
+def _check_chain(schedules: dict[str, PowerSchedule], chain: list[str]) -> None:
+    for slow, fast in zip(chain, chain[1:]):
         a, b = schedules[slow], schedules[fast]
         if a.c > b.c or a.p < b.p:
             raise ValueError(

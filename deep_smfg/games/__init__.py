@@ -1,4 +1,7 @@
-"""The game registry: ``make_game(name, **params)`` builds any built-in game by name."""
+"""The game registry: ``make_game(name, **params)`` builds any built-in game by name.
+
+``GAMES`` holds the finite games, ``CONTINUOUS_GAMES`` the continuous ones (each has a discretised twin).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ import inspect
 from typing import Callable
 
 from .base import FiniteGame, GameDefinitionError, sample_categorical
+from .continuous import ContinuousGame
+from .continuous_pricing import make_continuous_pricing
 from .equilibrium_pricing import make_equilibrium_pricing
 from .four_rooms import make_four_rooms
 from .market_entrance import make_market_entrance
@@ -20,19 +25,29 @@ GAMES: dict[str, Callable[..., FiniteGame]] = {
     "congestion_toll": make_congestion_toll,
 }
 
+CONTINUOUS_GAMES: dict[str, Callable[..., ContinuousGame]] = {
+    "continuous_pricing": make_continuous_pricing,
+}
+
+
+def is_continuous(name: str) -> bool:
+    _factory(name)
+    return name in CONTINUOUS_GAMES
+
 
 def game_parameters(name: str) -> dict[str, object]:
     """The parameters of game ``name`` with their defaults."""
     return {k: p.default for k, p in inspect.signature(_factory(name)).parameters.items()}
 
 
-def _factory(name: str) -> Callable[..., FiniteGame]:
-    if name not in GAMES:
-        raise GameDefinitionError(f"unknown game {name!r}; valid games: {', '.join(sorted(GAMES))}")
-    return GAMES[name]
+def _factory(name: str) -> Callable[..., FiniteGame | ContinuousGame]:
+    every = {**GAMES, **CONTINUOUS_GAMES}
+    if name not in every:
+        raise GameDefinitionError(f"unknown game {name!r}; valid games: {', '.join(sorted(every))}")
+    return every[name]
 
 
-def make_game(name: str, **params) -> FiniteGame:
+def make_game(name: str, **params) -> FiniteGame | ContinuousGame:
     """Build a registered game; unknown parameter names get an error listing the valid ones."""
     factory = _factory(name)
     valid = game_parameters(name)
@@ -45,4 +60,4 @@ def make_game(name: str, **params) -> FiniteGame:
     return factory(**params)
 
 
-__all__ = ["FiniteGame", "GAMES", "GameDefinitionError", "game_parameters", "make_game", "sample_categorical"]
+__all__ = ["CONTINUOUS_GAMES", "ContinuousGame", "FiniteGame", "GAMES", "is_continuous", "GameDefinitionError", "game_parameters", "make_game", "sample_categorical"]

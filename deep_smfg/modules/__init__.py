@@ -2,20 +2,29 @@
 tabular and neural cases run through the same training code.
 
 Every policy maps a batch of state indices ``s`` (long, ``[N]``) to logits ``[N, K]``; every critic
-maps ``s`` to values ``[N]``; a mean-field module returns the current estimate ``mu_hat``.
+maps ``s`` to values ``[N]``; a mean-field module returns the current estimate ``mu_hat``. On continuous
+games states are points ``[N, d]`` (``BoxFeatures``), policies are squashed Gaussians on the action box and
+the mean field is Gaussian (its ``forward`` returns the mean ``m``, what the rewards read).
 """
 
 from .critics import MLPCritic, TabularCritic, build_critic
-from .mean_field import CategoricalMeanField, project_simplex
-from .policies import MLPCategoricalPolicy, TabularSoftmaxPolicy, build_policy
+from .continuous import continuous_modules
+from .features import BoxFeatures, StateFeatures
+from .mean_field import CategoricalMeanField, GaussianMeanField, project_simplex
+from .policies import MLPCategoricalPolicy, SquashedGaussianPolicy, TabularSoftmaxPolicy, build_policy
 
 __all__ = [
+    "BoxFeatures",
     "CategoricalMeanField",
+    "GaussianMeanField",
+    "SquashedGaussianPolicy",
+    "StateFeatures",
     "MLPCategoricalPolicy",
     "MLPCritic",
     "TabularCritic",
     "TabularSoftmaxPolicy",
     "build_critic",
     "build_policy",
+    "continuous_modules",
     "project_simplex",
 ]

@@ -1,4 +1,4 @@
-"""State-value critics ``V(s)``: a table or an MLP."""
+"""State-value critics ``V(s)``: a table, or an MLP over state features (finite or continuous states)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,11 @@ class TabularCritic(nn.Module):
 
 
 class MLPCritic(nn.Module):
-    def __init__(self, n_states: int, hidden: list[int], coords: Tensor | None = None):
+    """``V(s) = MLP(features(s))``; ``features`` maps states (indices, or points of a box) to vectors."""
+
+    def __init__(self, features: nn.Module, hidden: list[int]):
         super().__init__()
-        self.features = StateFeatures(n_states, coords)
+        self.features = features
         self.net = mlp(self.features.dim, list(hidden), 1)
 
     def forward(self, s: Tensor) -> Tensor:
@@ -31,5 +33,5 @@ def build_critic(kind: str, n_states: int, hidden=(64, 64), coords=None) -> nn.M
     if kind == "tabular":
         return TabularCritic(n_states)
     if kind == "mlp":
-        return MLPCritic(n_states, list(hidden), coords)
+        return MLPCritic(StateFeatures(n_states, coords), list(hidden))
     raise ValueError(f"critic kind must be 'tabular' or 'mlp', got {kind!r}")

@@ -33,3 +33,19 @@ def mlp(in_dim: int, hidden: list[int], out_dim: int) -> nn.Sequential:
         in_dim = h
     layers.append(nn.Linear(in_dim, out_dim))
     return nn.Sequential(*layers)
+
+
+class BoxFeatures(nn.Module):
+    """``s -> 2 (s - low) / (high - low) - 1``: a continuous state rescaled to ``[-1, 1]^d``."""
+
+    def __init__(self, low: Tensor, high: Tensor):
+        super().__init__()
+        self.register_buffer("low", torch.as_tensor(low, dtype=torch.float32))
+        self.register_buffer("high", torch.as_tensor(high, dtype=torch.float32))
+
+    @property
+    def dim(self) -> int:
+        return self.low.numel()
+
+    def forward(self, s: Tensor) -> Tensor:
+        return 2 * (s - self.low) / (self.high - self.low) - 1

@@ -40,3 +40,55 @@ class CategoricalMeanField(nn.Module):
     @torch.no_grad()
     def project_(self) -> None:
         self.mu.copy_(project_simplex(self.mu))
+
+
+class GaussianMeanField(nn.Module):
+    """A Gaussian mean-field estimate ``N(m, Sigma)`` over ``z in R^d`` (covariance ``"diag"`` or ``"full"``).
+
+    AC-SMFG's stochastic approximation, for a batch ``z_1..z_N`` with ``zbar = mean_i z_i`` and
+    ``C = mean_i (z_i - m)(z_i - m)^T`` (centred at the current, detached ``m``)::
+
+        m     <- m + xi (zbar - m)
+        Sigma <- Sigma + xi (C - Sigma)        (diag: the diagonal only)
+
+    is one SGD step (learning rate ``xi``) on ``1/2 ||m - zbar||^2 + 1/2 ||Sigma - C||_F^2`` with ``zbar``, ``C``
+    held fixed; :meth:`project_` then keeps ``Sigma`` symmetric with eigenvalues ``>= min_var``. With
+    ``xi_k = 1 / (k + 1)`` the mean is exactly the running sample mean.
+    """
+
+    def __init__(self, init_mean: Tensor, init_var: Tensor, covariance: str = "diag", min_var: float = 1e-6):
+        super().__init__()
+        if covariance not in ("diag", "full"):
+            raise ValueError(f"covariance must be 'diag' or 'full', got {covariance!r}")
+        init_mean = torch.as_tensor(init_mean, dtype=torch.float32).reshape(-1)
+        init_var = torch.as_tensor(init_var, dtype=torch.float32).reshape(-1).expand_as(init_mean)
+        self.kind, self.min_var = covariance, min_var
+        self.mean = nn.Parameter(init_mean.clone())
+        self.cov = nn.Parameter(init_var.clone() if covariance == "diag" else torch.diag(init_var))
+
+    def forward(self) -> Tensor:
+        """The mean ``m`` (what the games' rewards read)."""
+        return self.mean
+
+    def covariance(self) -> Tensor:
+        return torch.diag(self.cov) if self.kind == "diag" else self.cov
+
+    def loss(self, z: Tensor) -> Tensor:
+        """``1/2 ||m - zbar||^2 + 1/2 ||Sigma - C||^2`` for a batch ``z`` ``[N, d]`` (targets detached)."""
+        z = z.to(self.mean.dtype)
+        with torch.no_grad():
+            centred = z - self.mean
+            target = (centred**2).mean(0) if self.kind == "diag" else centred.T @ centred / z.shape[0]
+        return 0.5 * ((self.mean - z.mean(0)) ** 2).sum() + 0.5 * ((self.cov - target) ** 2).sum()
+
+    def log_density(self, z: Tensor) -> Tensor:
+        return torch.distributions.MultivariateNormal(self.mean, self.covariance()).log_prob(z)
+
+    @torch.no_grad()
+    def project_(self) -> None:
+        if self.kind == "diag":
+            self.cov.clamp_(min=self.min_var)
+        else:
+            sym = (self.cov + self.cov.T) / 2
+            vals, vecs = torch.linalg.eigh(sym)
+            self.cov.copy_(vecs @ torch.diag(vals.clamp_min(self.min_var)) @ vecs.T)

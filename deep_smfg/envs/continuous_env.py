@@ -1,0 +1,63 @@
+"""A TorchRL env over a continuous game: ``N`` batched entries of the two chains (see :mod:`.chains`).
+
+Keys as in :class:`~deep_smfg.envs.SMFGEnv`, with points instead of indices: ``state``, ``state_bar``
+``[N, ds]``; ``action``, ``action_bar`` ``[N, da]``; ``leader_action``, ``leader_action_bar`` ``[N, db]``;
+``z_bar`` ``[N, dz]``; ``mean_field`` ``[N, dz]`` (the Gaussian mean-field estimate's mean ``m``, which
+the rewards read).
+"""
+
+from __future__ import annotations
+
+import torch
+from tensordict import TensorDictBase
+from torchrl.data import Bounded, Categorical, Composite, Unbounded
+
+from ..games.continuous import ContinuousGame
+from .chains import TwoChainEnv
+
+
+class ContinuousSMFGEnv(TwoChainEnv):
+    def __init__(
+        self,
+        game: ContinuousGame,
+        n_envs: int = 1,
+        occupancy_restart: bool = True,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+        seed: int = 0,
+    ):
+        super().__init__(n_envs, occupancy_restart, game.gamma, device, dtype, seed)
+        self.game = game
+        N, kw = n_envs, dict(dtype=dtype, device=self.device)
+        low, high = game.z_space.tensors(**kw)
+        self.set_mean_field((low + high) / 2)
+
+        def box(space):
+            return Bounded(torch.tensor(space.low, **kw).expand(N, -1), torch.tensor(space.high, **kw).expand(N, -1),
+                           shape=(N, space.dim), **kw)
+
+        self.observation_spec = Composite(
+            state=box(game.state_space), state_bar=box(game.state_space),
+            z_bar=Unbounded(shape=(N, game.z_dim), **kw), mean_field=Unbounded(shape=(N, game.z_dim), **kw), shape=(N,),
+        )
+        self.action_spec = Composite(
+            action=box(game.action_space), leader_action=box(game.leader_action_space),
+            action_bar=box(game.action_space), leader_action_bar=box(game.leader_action_space), shape=(N,),
+        )
+        self.reward_spec = Composite(reward_f=Unbounded(shape=(N, 1), **kw), reward_l=Unbounded(shape=(N, 1), **kw), shape=(N,))
+        flag = lambda: Categorical(2, shape=(N, 1), dtype=torch.bool, device=self.device)  # noqa: E731
+        self.done_spec = Composite(done=flag(), terminated=flag(), truncated=flag(), shape=(N,))
+
+    def _draw_initial(self, n: int) -> torch.Tensor:
+        return self.game.initial_state(n, self.rng, torch.empty(0, dtype=self.dtype_, device=self.device))
+
+    def _initial_z(self, n: int) -> torch.Tensor:
+        return torch.zeros(n, self.game.z_dim, dtype=self.dtype_, device=self.device)
+
+    def _step(self, tensordict: TensorDictBase) -> TensorDictBase:
+        g, m, N = self.game, self._mean_field, self.n_envs
+        s, a, b = tensordict["state"], tensordict["action"], tensordict["leader_action"]
+        sb, ab, bb = tensordict["state_bar"], tensordict["action_bar"], tensordict["leader_action_bar"]
+        both = torch.cat([s, sb]), torch.cat([a, ab]), torch.cat([b, bb])
+        nxt = g.sample_next_state(*both, m, self.rng)  # one noise draw for both chains
+        return self._next_td(nxt[:N], nxt[N:], g.contribution(sb, ab, bb), g.reward_f(s, a, b, m), g.reward_l(s, a, b, m))

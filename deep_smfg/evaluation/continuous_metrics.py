@@ -1,0 +1,140 @@
+"""Estimated metrics for continuous games (MODEL.md section 2): Monte Carlo returns, the discretised
+twin's exact answer, and a learned best response.
+
+* :func:`rollout_returns`: ``J_f`` (with the entropy term ``-tau log pi(a|s)``, the policy's density on the
+  action box) and ``J_l`` from ``rho`` by Monte Carlo, at a fixed mean field mean ``m``, truncated at a
+  horizon where ``gamma^T`` is negligible;
+* :func:`induced_mean`: ``E[z]`` under the stationary chain of ``(pi, phi)`` (the induced mean field);
+* :class:`TwinReference` / :func:`twin_metrics`: the learned policies projected on the twin's grids
+  (each grid point gets the probability of its cell) and compared with the twin's exact equilibrium
+  for that leader and with the twin's reference optimum ``Phi*``;
+* :func:`learned_best_response_gap`: follower exploitability estimated by training a best response
+  against the frozen leader and the induced mean field for a set budget.
+
+Entropy and the twin: the continuous follower's entropy is differential (density w.r.t. Lebesgue
+measure on the action box); the twin's is discrete (w.r.t. counting measure on the grid). A soft best
+response on the grid approximates the continuous one's density times the cell volume ``Delta``, so the
+twin's follower values exceed the continuous ones by ``-tau log(Delta) / (1 - gamma)``, a constant that
+changes neither policies, mean fields nor exploitability (a difference of values).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from .. import exact
+from ..games.continuous import ContinuousGame, Twin
+
+
+@torch.no_grad()
+def rollout_returns(game: ContinuousGame, follower: nn.Module, leader: nn.Module, m: Tensor, n_chains: int = 2048,
+                    horizon: int | None = None, seed: int = 0) -> dict[str, float]:
+    """``J_f`` and ``J_l`` from ``rho`` at mean ``m`` (``n_chains`` chains, common random numbers by ``seed``)."""
+    horizon = horizon or int(math.ceil(math.log(1e-4) / math.log(game.gamma)))
+    like = m.detach()
+    gen = torch.Generator(device=like.device).manual_seed(seed)
+    s = game.initial_state(n_chains, gen, like)
+    j_f = torch.zeros(n_chains, dtype=like.dtype, device=like.device)
+    j_l = torch.zeros_like(j_f)
+    for t in range(horizon):
+        u, a = follower.sample(s, gen)
+        _, b = leader.sample(s, gen)
+        disc = game.gamma**t
+        j_f += disc * (game.reward_f(s, a, b, like) - game.tau * follower.log_prob(s, u))
+        j_l += disc * game.reward_l(s, a, b, like)
+        s = game.sample_next_state(s, a, b, like, gen)
+    n = n_chains**0.5
+    return {"J_f": float(j_f.mean()), "J_l": float(j_l.mean()), "J_f_se": float(j_f.std() / n), "J_l_se": float(j_l.std() / n)}
+
+
+@torch.no_grad()
+def induced_mean(game: ContinuousGame, follower: nn.Module, leader: nn.Module, m: Tensor, n_chains: int = 2048,
+                 burn_in: int = 100, steps: int = 100, seed: int = 0) -> Tensor:
+    """``E[z]`` on the stationary chain of ``(pi, phi)`` (the mean of ``Gamma(pi, phi, .)``)."""
+    like = m.detach()
+    gen = torch.Generator(device=like.device).manual_seed(seed)
+    s = game.initial_state(n_chains, gen, like)
+    total = torch.zeros(game.z_dim, dtype=like.dtype, device=like.device)
+    for t in range(burn_in + steps):
+        _, a = follower.sample(s, gen)
+        _, b = leader.sample(s, gen)
+        if t >= burn_in:
+            total += game.contribution(s, a, b).mean(0)
+        s = game.sample_next_state(s, a, b, like, gen)
+    return total / steps
+
+
+@dataclass
+class TwinReference:
+    """The twin and its exact answers: ``Phi*`` (multi-start ascent), the optimal leader table and its equilibrium."""
+
+    game: ContinuousGame
+    twin: Twin
+    phi_star: float
+    phi_star_table: Tensor  # [S, B]
+    price_star: float  # the equilibrium price under the optimal leader
+    phi_uniform: float  # Phi of the uniform leader on the grid
+
+    @classmethod
+    def solve(cls, game: ContinuousGame, twin: Twin, n_starts: int = 3, n_steps: int = 100, lr: float = 0.1) -> "TwinReference":
+        opt = exact.reference_leader_optimum(twin.game, n_starts=n_starts, n_steps=n_steps, lr=lr)
+        eq = exact.solve_equilibrium(twin.game, opt.phi)
+        return cls(game, twin, opt.value, opt.phi, float(twin.game.price(eq.mu)),
+                   exact.leader_objective(twin.game, twin.game.uniform_leader()))
+
+    def leader_schedule(self, phi_table: Tensor) -> Tensor:
+        """``E_phi[b | x]`` at the twin's grid states."""
+        return phi_table @ self.twin.leader_actions[:, 0].to(phi_table)
+
+
+@torch.no_grad()
+def project_policies(twin: Twin, follower: nn.Module, leader: nn.Module) -> tuple[Tensor, Tensor]:
+    """``(pi[s, a], phi[s, b])`` on the twin's grids (float64): each grid point gets its cell's probability."""
+    p = next(follower.parameters())
+    states = twin.states.to(p)
+    pi = follower.cell_probs(states, twin.action_grids).double().cpu()
+    phi = leader.cell_probs(states, twin.leader_grids).double().cpu()
+    return pi, phi
+
+
+def twin_metrics(ref: TwinReference, follower: nn.Module, leader: nn.Module, mean_field: nn.Module,
+                 mu_warm: Tensor | None = None) -> tuple[dict[str, float], Tensor]:
+    """The learned policies and mean field against the twin's exact answer (and the warm start for next time).
+
+    * ``twin_leader_objective`` ``Phi_twin(phi_k)``, ``leader_gap`` ``Phi*_twin - Phi_twin(phi_k)``;
+    * ``gradient_alignment``: the cosine of the partial and total Stackelberg gradients on the twin at ``phi_k``;
+    * ``price`` ``p(m_hat)`` and ``price_error`` ``|p(m_hat) - p(mu*_twin(phi_k))|``;
+    * ``mean_field_error``: the Wasserstein-2 distance between ``N(m_hat, Sigma_hat)`` and the Gaussian with
+      the moments of ``mu*_twin(phi_k)`` (1-D: ``sqrt((m1 - m2)^2 + (s1 - s2)^2)``);
+    * ``leader_schedule_error``: RMS over the grid states of ``E[b | x]`` against the optimal twin leader's;
+    * ``twin_exploitability``: the exact exploitability, on the twin, of the projected follower policy.
+    """
+    game = ref.twin.game
+    pi, phi = project_policies(ref.twin, follower, leader)
+    grad = exact.stackelberg_gradient(game, phi, mu0=mu_warm)
+    mu_eq = grad.equilibrium.mu
+    z = ref.twin.z_values[:, 0]
+    m_eq = float(mu_eq @ z)
+    s_eq = float((mu_eq @ (z - m_eq) ** 2).clamp_min(0).sqrt())
+    m_hat = float(mean_field().detach()[0])
+    s_hat = float(mean_field.covariance().detach()[0, 0].clamp_min(0).sqrt())
+    price_hat = float(ref.game.price(torch.tensor(m_hat, dtype=torch.float64)))
+    b_err = (ref.leader_schedule(phi) - ref.leader_schedule(ref.phi_star_table)).pow(2).mean().sqrt()
+    metrics = {
+        "twin_leader_objective": grad.value,
+        "leader_gap": ref.phi_star - grad.value,
+        "gradient_alignment": exact.cosine(grad.partial.flatten(), grad.total.flatten()),
+        "price": price_hat,
+        "twin_price": float(game.price(mu_eq)),
+        "price_error": abs(price_hat - float(game.price(mu_eq))),
+        "mean_field_mean": m_hat,
+        "twin_mean_field_mean": m_eq,
+        "mean_field_error": math.hypot(m_hat - m_eq, s_hat - s_eq),
+        "leader_schedule_error": float(b_err),
+        "twin_exploitability": exact.follower_exploitability(game, pi, phi),
+    }
+    return metrics, mu_eq

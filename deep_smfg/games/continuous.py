@@ -1,0 +1,192 @@
+"""What a continuous Stackelberg mean field game is, and its discretised twin.
+
+A continuous game has box state, action and leader-action spaces and reads the mean field through
+its mean ``m = E_mu[z]`` (what the learned Gaussian mean field carries to the rewards). It is
+defined once, by batched torch functions of ``(s, a, b, m)`` with shapes ``s [N, ds]``,
+``a [N, da]``, ``b [N, db]``, ``m [dz]``:
+
+* ``next_state(s, a, b, m, eps)``: the transition as a deterministic map of a noise draw ``eps [N, de]``;
+  ``sample_noise(n, generator)`` draws ``eps``; ``noise_quadrature(k)`` gives nodes and weights;
+* ``reward_f(s, a, b, m)``, ``reward_l(s, a, b, m)``: rewards ``[N]``;
+* ``contribution(s, a, b)``: ``z = g(s, a, b)`` ``[N, dz]``;
+* ``initial_state(n, generator)``: ``s_0 ~ rho``.
+
+Rollouts call these functions; :func:`discretise` evaluates the same functions on grids to build a
+:class:`~deep_smfg.games.base.FiniteGame` (the *twin*) that the exact solvers handle: one
+definition, two readers.
+
+The twin (1-D states, the case of every built-in continuous game): states, actions and leader actions
+on grids; ``z`` on a grid of values with ``m = sum_j mu_j z_j``; the next-state law at a grid point
+is the quadrature over ``eps`` of the *linear interpolation* of ``next_state`` onto the state grid
+(each continuous next state splits its mass between its two neighbouring grid points), which keeps
+the expected next state exact up to the quadrature error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from .base import FiniteGame, GameDefinitionError, check_positive, check_unit_interval_open
+
+
+@dataclass
+class Box:
+    """An axis-aligned box ``[low, high]`` in R^d."""
+
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        self.low, self.high = tuple(float(v) for v in self.low), tuple(float(v) for v in self.high)
+        if len(self.low) != len(self.high) or not self.low:
+            raise GameDefinitionError(f"a box needs low and high of one non-zero length, got {self.low}, {self.high}")
+        if any(lo >= hi for lo, hi in zip(self.low, self.high)):
+            raise GameDefinitionError(f"a box needs low < high in every dimension, got {self.low}, {self.high}")
+
+    @property
+    def dim(self) -> int:
+        return len(self.low)
+
+    def tensors(self, like: Tensor | None = None, dtype=torch.float64, device=None) -> tuple[Tensor, Tensor]:
+        if like is not None:
+            dtype, device = like.dtype, like.device
+        return (torch.tensor(self.low, dtype=dtype, device=device), torch.tensor(self.high, dtype=dtype, device=device))
+
+
+@dataclass
+class ContinuousGame:
+    """A continuous SMFG given by batched functions (see the module docstring)."""
+
+    name: str
+    state_space: Box
+    action_space: Box
+    leader_action_space: Box
+    z_space: Box  # where z = g(s, a, b) lives (the Gaussian mean field starts at its centre)
+    next_state: Callable[..., Tensor]
+    sample_noise: Callable[..., Tensor]
+    noise_quadrature: Callable[[int], tuple[Tensor, Tensor]]
+    reward_f: Callable[..., Tensor]
+    reward_l: Callable[..., Tensor]
+    contribution: Callable[..., Tensor]
+    initial_state: Callable[..., Tensor]
+    gamma: float
+    tau: float
+    transition_reads_mean_field: bool = False
+    action_names: tuple[str, ...] = ()
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_unit_interval_open(float(self.gamma), "gamma")
+        check_positive(float(self.tau), "tau")
+
+    @property
+    def z_dim(self) -> int:
+        return self.z_space.dim
+
+    def sample_next_state(self, s: Tensor, a: Tensor, b: Tensor, m: Tensor, generator=None) -> Tensor:
+        return self.next_state(s, a, b, m, self.sample_noise(s.shape[0], generator, s))
+
+    def describe(self) -> dict:
+        return {"name": self.name, "state_space": vars(self.state_space), "action_space": vars(self.action_space),
+                "leader_action_space": vars(self.leader_action_space), "gamma": self.gamma, "tau": self.tau, **self.info}
+
+
+def grid(lo: float, hi: float, n: int) -> Tensor:
+    if n < 2:
+        raise GameDefinitionError(f"a grid needs at least 2 points, got {n}")
+    return torch.linspace(lo, hi, n, dtype=torch.float64)
+
+
+def interpolation_weights(x: Tensor, nodes: Tensor) -> Tensor:
+    """Linear-interpolation ("hat function") weights of points ``x [...]`` on sorted ``nodes [K]``.
+
+    Returns ``[..., K]`` rows summing to 1 with ``sum_j w_j nodes_j = x`` for ``x`` inside the nodes'
+    range (points outside are clamped to the end nodes).
+    """
+    x = x.to(nodes.dtype).clamp(nodes[0], nodes[-1])
+    right = torch.searchsorted(nodes, x.contiguous(), right=True).clamp(1, nodes.numel() - 1)
+    left = right - 1
+    frac = (x - nodes[left]) / (nodes[right] - nodes[left])
+    w = torch.zeros(x.shape + (nodes.numel(),), dtype=x.dtype)
+    w.scatter_add_(-1, left.unsqueeze(-1), (1 - frac).unsqueeze(-1))
+    w.scatter_add_(-1, right.unsqueeze(-1), frac.unsqueeze(-1))
+    return w
+
+
+@dataclass
+class Twin:
+    """The discretised twin and its grids (``actions`` ``[A, da]`` is the product grid, ``q``-major)."""
+
+    game: FiniteGame
+    states: Tensor  # [S, 1]
+    actions: Tensor  # [A, da]
+    leader_actions: Tensor  # [B, db]
+    z_values: Tensor  # [Z, dz]
+    action_grids: list[Tensor]  # per-dimension grids of the follower's action
+    leader_grids: list[Tensor]
+
+
+def discretise(game: ContinuousGame, n_states: int, n_actions: tuple[int, ...] | int, n_leader: int,
+               n_quadrature: int = 64) -> Twin:
+    """The finite twin of a continuous game with 1-D states and 1-D leader actions on uniform grids.
+
+    ``n_actions`` is the number of grid points per follower action dimension. ``z`` must be one of the
+    follower's action coordinates or the state on the grid (it is read off ``contribution`` at the grid
+    points and must land on grid values, which holds for ``z = q`` on the ``q`` grid).
+    """
+    if game.state_space.dim != 1 or game.leader_action_space.dim != 1 or game.z_dim != 1:
+        raise GameDefinitionError("discretise handles 1-D states, 1-D leader actions and 1-D z")
+    if game.transition_reads_mean_field:
+        raise GameDefinitionError("discretise needs a transition that does not read the mean field")
+    da = game.action_space.dim
+    n_actions = (n_actions,) * da if isinstance(n_actions, int) else tuple(n_actions)
+    xs = grid(game.state_space.low[0], game.state_space.high[0], n_states)
+    a_grids = [grid(lo, hi, n) for lo, hi, n in zip(game.action_space.low, game.action_space.high, n_actions)]
+    b_grid = grid(game.leader_action_space.low[0], game.leader_action_space.high[0], n_leader)
+    actions = torch.cartesian_prod(*a_grids).reshape(-1, da)
+    S, A, B = n_states, actions.shape[0], n_leader
+    # every (s, a, b) triple, s-major: flat index ((s * A) + a) * B + b
+    s_all = xs.repeat_interleave(A * B)[:, None]
+    a_all = actions.repeat_interleave(B, 0).repeat(S, 1)
+    b_all = b_grid.repeat(S * A)[:, None]
+    z_all = game.contribution(s_all, a_all, b_all)
+    z_values = torch.unique(z_all.round(decimals=9), sorted=True)
+    g = interpolation_weights(z_all[:, 0], z_values).reshape(S, A, B, -1)
+    if not bool(((g == 0) | (g == 1)).all()):
+        raise GameDefinitionError("z = g(s, a, b) must land on grid values at the grid points")
+    nodes, weights = game.noise_quadrature(n_quadrature)
+    P = torch.zeros(S * A * B, S, dtype=torch.float64)
+    m0 = z_values.mean().reshape(1)
+    for eps, w in zip(nodes, weights):
+        nxt = game.next_state(s_all, a_all, b_all, m0, eps.expand(S * A * B, -1))
+        P += w * interpolation_weights(nxt[:, 0], xs)
+    P = P.reshape(S, A, B, S)
+    z_col = z_values[:, None]
+
+    def mean_of(mu: Tensor) -> Tensor:
+        return (mu @ z_col.to(mu)).reshape(1)
+
+    def reward(fn):
+        def tensor(mu: Tensor) -> Tensor:
+            m = mean_of(mu)
+            return fn(s_all.to(mu), a_all.to(mu), b_all.to(mu), m).reshape(S, A, B)
+        return tensor
+
+    # rho: the interpolated law of s_0 (exact for a deterministic start, else a 4096-draw estimate)
+    rho = interpolation_weights(game.initial_state(4096, torch.Generator().manual_seed(0), xs)[:, 0], xs).mean(0)
+    twin = FiniteGame(
+        name=f"{game.name}_twin", transition=P, reward_f=reward(game.reward_f), reward_l=reward(game.reward_l),
+        rho=rho, gamma=game.gamma, tau=game.tau, g=g, transition_depends_on_mu=False,
+        state_labels=[f"{v:.2f}" for v in xs.tolist()],
+        leader_action_labels=[f"{v:+.2f}" for v in b_grid.tolist()],
+        z_labels=[f"{v:.2f}" for v in z_values.tolist()],
+        info=dict(game.info, twin_of=game.name, n_states=S, n_actions=list(n_actions), n_leader=B,
+                  action_cell=float(torch.prod(torch.tensor([float(gr[1] - gr[0]) for gr in a_grids])))),
+    )
+    if hasattr(game, "price"):  # a market game: its price as a function of the twin's mu
+        twin.price = lambda mu: game.price(mean_of(mu).reshape(()))
+    return Twin(twin, xs[:, None], actions, b_grid[:, None], z_col, a_grids, [b_grid])
