@@ -13,9 +13,13 @@ from .evaluation.plots import plot_curves, plot_mean_field
 from .games import FiniteGame, make_game
 from .run_folder import make_run_dir, write_summary
 
+
 def run_solve(cfg: DictConfig) -> str:
     name, params = game_kwargs(cfg.game)
     game = make_game(name, **params)  # validates the game before anything is written
+    if not isinstance(game, FiniteGame):
+        raise ConfigError(f"solve handles finite games; {name} is continuous (deep-smfg train game={name} "
+                          "solves its discretised twin as the reference)")
     dtype = dtype_of(cfg.dtype)
     if cfg.leader != "uniform":
         raise ConfigError(f"leader must be 'uniform' (the only preset for now), got {cfg.leader!r}")

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from deep_smfg.cli import main
-from deep_smfg.games import GAMES, game_parameters
+from deep_smfg.cli import compose_config, main
+from deep_smfg.games import CONTINUOUS_GAMES, GAMES, game_parameters
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
 
-@pytest.mark.parametrize("name", sorted(GAMES))
+@pytest.mark.parametrize("name", sorted(GAMES) + sorted(CONTINUOUS_GAMES))
 def test_game_config_lists_every_parameter_with_the_factory_default(name):
     cfg = OmegaConf.to_container(OmegaConf.load(CONFIGS / "game" / f"{name}.yaml"))
     assert cfg.pop("name") == name
@@ -33,6 +33,10 @@ def test_game_config_lists_every_parameter_with_the_factory_default(name):
         (["solve", "dtype=float16"], "dtype must be one of"),
         (["solve", "solver.damping=2"], "damping must lie in (0, 1], got 2"),
         (["frobnicate"], "valid commands"),
+        (["solve", "game=continuous_pricing"], "solve handles finite games"),
+        (["train", "game=continuous_pricing", "model=tabular"], "continuous games need model=squashed_gaussian"),
+        (["train", "algo.optimizer.leader=rmsprop"], "optimizer must be one of"),
+        (["train", "algo.step_sizes.leader.c=0.1"], "break the four-timescale order"),
     ],
 )
 def test_bad_input_is_rejected_with_a_message_and_writes_nothing(tmp_path, capsys, args, message):
@@ -64,3 +68,12 @@ def test_algo_config_step_sizes_equal_the_code_defaults():
 
     algo = OmegaConf.load(CONFIGS / "algo" / "ac_smfg.yaml")
     assert {k: (v.c, v.p) for k, v in algo.step_sizes.items()} == {k: (s.c, s.p) for k, s in DEFAULT_SCHEDULES.items()}
+
+
+def test_train_defaults_follow_the_game_kind():
+    main_job = compose_config("train", [])
+    assert (main_job.game.name, main_job.model.policy, main_job.algo.optimizer.critic) == ("continuous_pricing", "squashed_gaussian", "adam")
+    finite = compose_config("train", ["game=four_rooms"])
+    assert (finite.model.policy, finite.algo.optimizer, finite.algo.step_sizes.critic.c) == ("tabular", "sgd", 4.0)
+    chosen = compose_config("train", ["game=four_rooms", "model=mlp"])
+    assert chosen.model.policy == "mlp"
