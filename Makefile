@@ -28,6 +28,7 @@ test-slow: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_exact.py
 	$(BIN)/python scripts/bench_throughput.py
+	$(BIN)/python scripts/bench_throughput.py --game continuous_pricing
 
 clean:
 	rm -rf $(VENV) runs outputs

@@ -8,6 +8,8 @@ chain's N steps come on top, uncounted). One iteration = one batched step of bot
 TorchRL env and the four updates (one backward, four SGD steps), tabular modules, float32, no
 Lightning loop and no exact metrics. The per-sample loop performs the same tabular updates one
 sample at a time in plain Python/numpy (N = 1), as a hand-written implementation would.
+``--game continuous_pricing`` measures the main job's learner instead (squashed-Gaussian MLP policies,
+MLP critics, Gaussian mean field, Adam/SGD as in configs/algo/ac_smfg_continuous.yaml).
 """
 
 from __future__ import annotations
@@ -15,30 +17,42 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
+from omegaconf import OmegaConf
 
 from deep_smfg.algorithms.ac_smfg import ACSMFG
-from deep_smfg.algorithms.schedules import DEFAULT_SCHEDULES
-from deep_smfg.games import make_game
+from deep_smfg.algorithms.schedules import DEFAULT_SCHEDULES, PowerSchedule
+from deep_smfg.games import ContinuousGame, make_game
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+
+def make_learner(game, n: int, device: str) -> ACSMFG:
+    """Tabular modules and SGD on a finite game; the main job's modules and optimisers on a continuous one."""
+    if isinstance(game, ContinuousGame):
+        algo = OmegaConf.load(CONFIGS / "algo" / "ac_smfg_continuous.yaml")
+        model = OmegaConf.load(CONFIGS / "model" / "squashed_gaussian.yaml")
+        schedules = {k: PowerSchedule(float(v.c), float(v.p)) for k, v in algo.step_sizes.items()}
+        m = ACSMFG(game, n_envs=n, policy=model.policy, critic=model.critic, hidden=tuple(model.hidden),
+                   schedules=schedules, optimizer=OmegaConf.to_container(algo.optimizer), seed=0)
+    else:
+        m = ACSMFG(game, n_envs=n, seed=0)
+    m = m.to(device)
+    m._device = torch.device(device)
+    return m
 
 
 def batched_rate(game, n: int, seconds: float, device: str) -> float:
-    m = ACSMFG(game, n_envs=n, seed=0).to(device)
-    opts = m.configure_optimizers()
-    m.optimizers = lambda: opts
-    m.manual_backward = lambda loss: loss.backward()
-    m._device = torch.device(device)
-    m.setup("fit")
-    for _ in range(5):
-        m.one_iteration()
+    m = make_learner(game, n, device)
+    m.run_standalone(5)
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     k, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
-        for _ in range(10):
-            m.one_iteration()
+        m.run_standalone(10)
         k += 10
         if device.startswith("cuda"):
             torch.cuda.synchronize()
@@ -92,8 +106,14 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     game = make_game(args.game)
-    loop = per_sample_rate(game, args.seconds)
     print(f"{args.game}, torch {torch.__version__}, threads={torch.get_num_threads()}, device={args.device}")
+    if isinstance(game, ContinuousGame):  # no hand-written loop of the neural updates to compare with
+        print("| N | transitions/s |")
+        print("| --- | --- |")
+        for n in args.sizes:
+            print(f"| {n} | {batched_rate(game, n, args.seconds, args.device):,.0f} |")
+        return
+    loop = per_sample_rate(game, args.seconds)
     print("| N | transitions/s | x per-sample loop |")
     print("| --- | --- | --- |")
     print(f"| per-sample loop (numpy) | {loop:,.0f} | 1 |")

@@ -44,7 +44,7 @@ def plot_leader_schedule(xs: np.ndarray, b_median: np.ndarray, b_mean: np.ndarra
     ax.set_xlabel("inventory x")
     ax.set_ylabel("subsidy b (< 0: tax)")
     ax.set_title("the leader's schedule b(x)")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="lower left")
     ax.grid(alpha=0.3)
     return _save(fig, path)
 
