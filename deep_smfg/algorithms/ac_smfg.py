@@ -8,11 +8,16 @@ One iteration ``k`` on ``N`` batched chains (per process):
 4. critics ``V += beta_k delta`` (semi-gradient TD(0): SGD on ``1/2 (V(s) - target)^2``);
 5. follower ``theta += alpha_k delta_f grad log pi(a|s)``;
 6. mean field ``mu_hat <- Proj(mu_hat + xi_k (e_zbar - mu_hat))`` (SGD on ``1/2 ||mu_hat - e_zbar||^2``);
+   Gaussian (continuous games): ``m += xi_k (zbar - m)``, ``Sigma += xi_k ((zbar - m)(zbar - m)^T - Sigma)``;
 7. leader ``omega += zeta_k delta_l grad log phi(b|s)``.
 
 Every loss has detached targets and the four touch disjoint parameters, so one backward pass over
 their sum followed by four optimiser steps is exact (and gives DDP one all-reduce per iteration).
 Batches average the same updates over the ``N`` chains.
+
+Finite games evaluate the modules once per iteration on the ``|S|`` state indices and index the tables
+(:meth:`_finite_transition`); continuous games (squashed-Gaussian policies, MLP critics, a Gaussian
+mean field) evaluate them per sample (:meth:`_continuous_transition`). Everything else is shared.
 """
 
 from __future__ import annotations
@@ -90,7 +95,7 @@ class ACSMFG(L.LightningModule):
             self.mean_field = CategoricalMeanField(game.n_z)
         self.reference = reference  # continuous games: the discretised twin's exact answer (estimated metrics)
         self.register_buffer("iteration", torch.zeros((), dtype=torch.long))
-        self.env: SMFGEnv | None = None
+        self.env: SMFGEnv | ContinuousSMFGEnv | None = None
         self._td: TensorDict | None = None
         self._pending_chain_state = None
         self.history: list[dict[str, float]] = []  # exact metrics along the run (for plots, summary)
