@@ -24,7 +24,12 @@ CONFIGS = {
     "market_sell_skew": ["game=market_entrance", "game.leader=sell_skew"],
     "market_balanced": ["game=market_entrance", "game.leader=balanced"],
     "congestion_toll": ["game=congestion_toll"],
+    # pricing_incentive's partial gradient is a weak signal (the leader's own cost kappa b^2 only):
+    # slower-decaying steps (p = 0.4 for all four groups, leader c = 2 <= mean field c = 2) and twice the iterations
+    "pricing_incentive_long": ["game=equilibrium_pricing", "game.leader=incentive", "algo.step_sizes.leader.c=2.0",
+                               *[f"algo.step_sizes.{g}.p=0.4" for g in ("critic", "follower", "mean_field", "leader")]],
 }
+ITERATIONS = {"pricing_incentive_long": 40000}  # configs that run longer than --iterations
 METRICS = ["follower_exploitability", "mean_field_error", "leader_gap", "gradient_alignment", "partial_grad_norm"]
 
 
@@ -32,6 +37,7 @@ def run_one(config: str, seed: int, iterations: int, root: Path) -> dict:
     run_dir = root / config / f"seed{seed}"
     summary = run_dir / "summary.json"
     if not summary.exists():
+        iterations = ITERATIONS.get(config, iterations)
         cmd = [sys.executable, "-m", "deep_smfg.cli", "train", *CONFIGS[config], f"seed={seed}", f"algo.iterations={iterations}",
                "logger=csv", "progress_bar=false", f"run_dir={run_dir}"]
         out = subprocess.run(cmd, capture_output=True, text=True)
