@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import torch
 from tensordict import TensorDict, TensorDictBase
+from torchrl.data import Categorical, Composite, Unbounded
 from torchrl.envs import EnvBase
 
 CHAIN_KEYS = ("state", "state_bar", "z_bar")
@@ -30,6 +31,13 @@ class TwoChainEnv(EnvBase):
         self.rng.manual_seed(seed)
         self._chains: dict[str, torch.Tensor] | None = None
         self._mean_field: torch.Tensor | None = None
+
+    def _set_reward_and_done_specs(self) -> None:
+        """``reward_f``, ``reward_l`` ``[N, 1]`` and the ``done``/``terminated``/``truncated`` flags (shared)."""
+        N, kw = self.n_envs, dict(dtype=self.dtype_, device=self.device)
+        self.reward_spec = Composite(reward_f=Unbounded(shape=(N, 1), **kw), reward_l=Unbounded(shape=(N, 1), **kw), shape=(N,))
+        flag = lambda: Categorical(2, shape=(N, 1), dtype=torch.bool, device=self.device)  # noqa: E731
+        self.done_spec = Composite(done=flag(), terminated=flag(), truncated=flag(), shape=(N,))
 
     # ----- what a subclass provides ----------------------------------------------------------------
     def _draw_initial(self, n: int) -> torch.Tensor:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 from tensordict import TensorDictBase
-from torchrl.data import Bounded, Categorical, Composite, Unbounded
+from torchrl.data import Bounded, Composite, Unbounded
 
 from ..games.continuous import ContinuousGame
 from .chains import TwoChainEnv
@@ -44,9 +44,7 @@ class ContinuousSMFGEnv(TwoChainEnv):
             action=box(game.action_space), leader_action=box(game.leader_action_space),
             action_bar=box(game.action_space), leader_action_bar=box(game.leader_action_space), shape=(N,),
         )
-        self.reward_spec = Composite(reward_f=Unbounded(shape=(N, 1), **kw), reward_l=Unbounded(shape=(N, 1), **kw), shape=(N,))
-        flag = lambda: Categorical(2, shape=(N, 1), dtype=torch.bool, device=self.device)  # noqa: E731
-        self.done_spec = Composite(done=flag(), terminated=flag(), truncated=flag(), shape=(N,))
+        self._set_reward_and_done_specs()
 
     def _draw_initial(self, n: int) -> torch.Tensor:
         return self.game.initial_state(n, self.rng, torch.empty(0, dtype=self.dtype_, device=self.device))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 from tensordict import TensorDictBase
-from torchrl.data import Bounded, Categorical, Composite, Unbounded
+from torchrl.data import Bounded, Categorical, Composite
 
 from ..games.base import FiniteGame, sample_categorical
 from .chains import TwoChainEnv
@@ -38,13 +38,7 @@ class SMFGEnv(TwoChainEnv):
             shape=(N,),
         )
         self.action_spec = Composite(action=cat(A), leader_action=cat(B), action_bar=cat(A), leader_action_bar=cat(B), shape=(N,))
-        self.reward_spec = Composite(
-            reward_f=Unbounded(shape=(N, 1), dtype=dtype, device=self.device),
-            reward_l=Unbounded(shape=(N, 1), dtype=dtype, device=self.device),
-            shape=(N,),
-        )
-        flag = lambda: Categorical(2, shape=(N, 1), dtype=torch.bool, device=self.device)  # noqa: E731
-        self.done_spec = Composite(done=flag(), terminated=flag(), truncated=flag(), shape=(N,))
+        self._set_reward_and_done_specs()
 
     def set_mean_field(self, mu: torch.Tensor) -> None:
         super().set_mean_field(mu)
