@@ -31,7 +31,8 @@ def write_continuous_results(module: ACSMFG, ref: TwinReference, run_dir: Path, 
                              br_iterations: int) -> str:
     game, history = module.game, module.history
     write_history(history, game.name, run_dir)
-    final = module.evaluation_metrics()
+    at_end = history and history[-1]["iteration"] == int(module.iteration)
+    final = history[-1] if at_end else module.evaluation_metrics()  # the last evaluation, unless it is stale
     expl = learned_exploitability(module, br_iterations) if br_iterations else {}
     plots = run_dir / "plots"
     plots.mkdir(exist_ok=True)
@@ -42,7 +43,8 @@ def write_continuous_results(module: ACSMFG, ref: TwinReference, run_dir: Path, 
         pi, phi = project_policies(twin, module.follower, module.leader)
         eq = exact.solve_equilibrium(twin.game, phi)
         eq_star = exact.solve_equilibrium(twin.game, ref.phi_star_table)
-        b_start = torch.zeros_like(xs)
+        low, high = game.leader_action_space.tensors(xs)
+        b_start = ((low + high) / 2).expand_as(xs)  # the initial leader's median: its last layer starts at zero
         cp.plot_leader_schedule(cp.as_numpy(xs[:, 0]), cp.as_numpy(module.leader.median_action(xs.to(p))[:, 0]),
                                 cp.as_numpy(ref.leader_schedule(phi)), cp.as_numpy(twin.states[:, 0]),
                                 cp.as_numpy(ref.leader_schedule(ref.phi_star_table)), cp.as_numpy(b_start[:, 0]),

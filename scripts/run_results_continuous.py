@@ -19,6 +19,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from run_results import fmt  # scripts/run_results.py: mean ± standard deviation over seeds
+
 # (metric, how it is computed from a summary, bound, text)
 TOLERANCES = [
     ("price_error", lambda s: s["final"]["price_error"], 0.05,
@@ -58,12 +60,6 @@ def run_one(seed: int, root: Path) -> dict:
         if out.returncode:
             raise RuntimeError(f"seed {seed} failed:\n{out.stderr[-2000:]}")
     return json.loads(summary.read_text())
-
-
-def fmt(values: list[float]) -> str:
-    if len(values) == 1:
-        return f"{values[0]:.4g}"
-    return f"{statistics.mean(values):.4g} ± {statistics.stdev(values):.2g}"
 
 
 def main() -> None:

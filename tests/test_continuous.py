@@ -16,8 +16,7 @@ from deep_smfg.algorithms.schedules import PowerSchedule
 from deep_smfg.envs import ContinuousSMFGEnv
 from deep_smfg.evaluation.continuous_metrics import TwinReference, rollout_returns, twin_metrics
 from deep_smfg.games import make_game
-from deep_smfg.games.continuous import interpolation_weights
-from deep_smfg.games.continuous_pricing import make_continuous_pricing_twin
+from deep_smfg.games.continuous import discretise, interpolation_weights
 from deep_smfg.modules import BoxFeatures, GaussianMeanField, SquashedGaussianPolicy
 from deep_smfg.report_continuous import learned_exploitability
 
@@ -76,7 +75,7 @@ def test_squashed_gaussian_log_prob_is_a_density_on_the_box_and_cells_match_samp
 
 def test_twin_agrees_with_the_continuous_game_at_grid_points():
     game = make_game("continuous_pricing")
-    twin = make_continuous_pricing_twin(game, n_states=7, n_actions=5, n_leader=5)
+    twin = discretise(game, n_states=7, n_actions=5, n_leader=5)
     G = twin.game
     S, A, B = G.n_states, G.n_actions, G.n_leader_actions
     mu = torch.distributions.Dirichlet(torch.ones(G.n_z, dtype=torch.float64)).sample()
@@ -125,7 +124,7 @@ def _default_learner(seed: int) -> ACSMFG:
 def test_a_short_run_improves_the_leader_objective_and_tracks_the_twin():
     torch.manual_seed(0)
     game = make_game("continuous_pricing")
-    ref = TwinReference.solve(game, make_continuous_pricing_twin(game), n_starts=1, n_steps=2)
+    ref = TwinReference.solve(game, discretise(game, 13, 9, 9), n_starts=1, n_steps=2)  # the configs' grids
     m = _default_learner(seed=0)
     start, _ = twin_metrics(ref, m.follower, m.leader, m.mean_field)
     start_mc = rollout_returns(game, m.follower, m.leader, m.mean_field().detach(), 1024)["J_l"]

@@ -30,23 +30,30 @@ from .. import exact
 from ..games.continuous import ContinuousGame, Twin
 
 
+def _trajectory(game: ContinuousGame, follower: nn.Module, leader: nn.Module, m: Tensor, n_chains: int, steps: int,
+                seed: int):
+    """Yield ``(t, s, u, a, b)`` along ``n_chains`` chains from ``rho`` under ``(pi, phi)`` at mean ``m``."""
+    gen = torch.Generator(device=m.device).manual_seed(seed)
+    s = game.initial_state(n_chains, gen, m)
+    for t in range(steps):
+        u, a = follower.sample(s, gen)
+        _, b = leader.sample(s, gen)
+        yield t, s, u, a, b
+        s = game.sample_next_state(s, a, b, m, gen)
+
+
 @torch.no_grad()
 def rollout_returns(game: ContinuousGame, follower: nn.Module, leader: nn.Module, m: Tensor, n_chains: int = 2048,
                     horizon: int | None = None, seed: int = 0) -> dict[str, float]:
     """``J_f`` and ``J_l`` from ``rho`` at mean ``m`` (``n_chains`` chains, common random numbers by ``seed``)."""
     horizon = horizon or int(math.ceil(math.log(1e-4) / math.log(game.gamma)))
-    like = m.detach()
-    gen = torch.Generator(device=like.device).manual_seed(seed)
-    s = game.initial_state(n_chains, gen, like)
-    j_f = torch.zeros(n_chains, dtype=like.dtype, device=like.device)
+    m = m.detach()
+    j_f = torch.zeros(n_chains, dtype=m.dtype, device=m.device)
     j_l = torch.zeros_like(j_f)
-    for t in range(horizon):
-        u, a = follower.sample(s, gen)
-        _, b = leader.sample(s, gen)
+    for t, s, u, a, b in _trajectory(game, follower, leader, m, n_chains, horizon, seed):
         disc = game.gamma**t
-        j_f += disc * (game.reward_f(s, a, b, like) - game.tau * follower.log_prob(s, u))
-        j_l += disc * game.reward_l(s, a, b, like)
-        s = game.sample_next_state(s, a, b, like, gen)
+        j_f += disc * (game.reward_f(s, a, b, m) - game.tau * follower.log_prob(s, u))
+        j_l += disc * game.reward_l(s, a, b, m)
     n = n_chains**0.5
     return {"J_f": float(j_f.mean()), "J_l": float(j_l.mean()), "J_f_se": float(j_f.std() / n), "J_l_se": float(j_l.std() / n)}
 
@@ -55,16 +62,11 @@ def rollout_returns(game: ContinuousGame, follower: nn.Module, leader: nn.Module
 def induced_mean(game: ContinuousGame, follower: nn.Module, leader: nn.Module, m: Tensor, n_chains: int = 2048,
                  burn_in: int = 100, steps: int = 100, seed: int = 0) -> Tensor:
     """``E[z]`` on the stationary chain of ``(pi, phi)`` (the mean of ``Gamma(pi, phi, .)``)."""
-    like = m.detach()
-    gen = torch.Generator(device=like.device).manual_seed(seed)
-    s = game.initial_state(n_chains, gen, like)
-    total = torch.zeros(game.z_dim, dtype=like.dtype, device=like.device)
-    for t in range(burn_in + steps):
-        _, a = follower.sample(s, gen)
-        _, b = leader.sample(s, gen)
+    m = m.detach()
+    total = torch.zeros(game.z_dim, dtype=m.dtype, device=m.device)
+    for t, s, _, a, b in _trajectory(game, follower, leader, m, n_chains, burn_in + steps, seed):
         if t >= burn_in:
             total += game.contribution(s, a, b).mean(0)
-        s = game.sample_next_state(s, a, b, like, gen)
     return total / steps
 
 

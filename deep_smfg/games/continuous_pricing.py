@@ -10,9 +10,11 @@
 * Leader reward ``r_l = -w_price (p - p_target)^2 - kappa b^2 - w_stake b q`` (``leader="stake"``:
   ``w_stake = 1``, the regulator pays the subsidies and collects the taxes; ``"incentive"``: 0).
 
+The price and reward formulas are the finite game's, from :mod:`.pricing_economy`.
+
 The defaults make the leader's optimum interior (``kappa = 2``: a tax of about 0.2 per unit, not the
-corner ``-b_max``), see ``docs/environments.md``. :func:`make_continuous_pricing_twin` is the
-same game on grids (:func:`~deep_smfg.games.continuous.discretise`), solved by the exact solvers.
+corner ``-b_max``), see ``docs/environments.md``. Its twin on grids, solved by the exact solvers, is
+:func:`~deep_smfg.games.continuous.discretise` (grid sizes: ``reference.twin`` in ``configs/train.yaml``).
 """
 
 from __future__ import annotations
@@ -21,9 +23,8 @@ import torch
 from torch import Tensor
 
 from .base import GameDefinitionError
-from .continuous import Box, ContinuousGame, Twin, discretise
-
-LEADER_WEIGHTS = {"incentive": 0.0, "stake": 1.0}
+from .continuous import Box, ContinuousGame
+from .pricing_economy import LEADER_WEIGHTS, market_price, producer_reward, regulator_reward
 
 
 def make_continuous_pricing(
@@ -52,12 +53,12 @@ def make_continuous_pricing(
         raise GameDefinitionError("x_max, q_max, h_max, b_max, d, e0 and sigma must be > 0")
     if noise < 0:
         raise GameDefinitionError(f"noise must be >= 0, got {noise}")
-    c0, c1, c2, c3, c4 = (float(c) for c in costs)
+    costs = tuple(float(c) for c in costs)
     w_stake = LEADER_WEIGHTS[leader]
 
     def price(m: Tensor) -> Tensor:
         """``p(m) = (d / (m + e0))^(1/sigma)`` with ``m = E_mu[q]`` (clamped at 0 from below)."""
-        return (d / (m.clamp_min(0) + e0)) ** (1.0 / sigma)
+        return market_price(m.clamp_min(0), d, e0, sigma)
 
     def next_state(s: Tensor, a: Tensor, b: Tensor, m: Tensor, eps: Tensor) -> Tensor:
         x, q, h = s[:, 0], a[:, 0], a[:, 1]
@@ -73,12 +74,10 @@ def make_continuous_pricing(
         return (torch.special.ndtri(u)[:, None], torch.full((k,), 1.0 / k, dtype=torch.float64))
 
     def reward_f(s: Tensor, a: Tensor, b: Tensor, m: Tensor) -> Tensor:
-        x, q, h, bb = s[:, 0], a[:, 0], a[:, 1], b[:, 0]
-        return (price(m) + bb - c0) * q - c1 * q**2 - c2 * h - (c2 + c3) * (q - x).clamp_min(0) - c4 * x
+        return producer_reward(s[:, 0], a[:, 0], a[:, 1], b[:, 0], price(m), costs)
 
     def reward_l(s: Tensor, a: Tensor, b: Tensor, m: Tensor) -> Tensor:
-        q, bb = a[:, 0], b[:, 0]
-        return -w_price * (price(m) - p_target) ** 2 - kappa * bb**2 - w_stake * bb * q
+        return regulator_reward(a[:, 0], b[:, 0], price(m), p_target, kappa, w_price, w_stake)
 
     def contribution(s: Tensor, a: Tensor, b: Tensor) -> Tensor:
         return a[:, :1]
@@ -96,9 +95,3 @@ def make_continuous_pricing(
     )
     game.price = price
     return game
-
-
-def make_continuous_pricing_twin(game: ContinuousGame, n_states: int = 13, n_actions: int = 9, n_leader: int = 9,
-                                 n_quadrature: int = 64) -> Twin:
-    """The game on grids (defaults: steps 0.25 in ``x``, ``q``, ``h`` and 0.1 in ``b``); ``twin.game.price(mu)``."""
-    return discretise(game, n_states, n_actions, n_leader, n_quadrature)

@@ -5,7 +5,8 @@
 * Transition: ``x' = min(x - min(q, x) + h, x_max)``; with probability ``delivery_noise`` the
   replenishment is lost and ``x' = x - min(q, x)``.
 * Mean field: the law of the quantity sold, ``z = q`` (``|Z| = Q + 1``); supply ``E_mu[q]``.
-* Market-clearing price ``p(mu) = (d / (E_mu[q] + e0))^(1 / sigma)``.
+* Market-clearing price ``p(mu) = (d / (E_mu[q] + e0))^(1 / sigma)`` (the formulas of this bullet and
+  the reward bullets live in :mod:`.pricing_economy`, shared with the continuous game).
 * Leader: a regulator choosing a per-unit subsidy (``b > 0``) or tax (``b < 0``) from
   ``n_subsidy`` levels evenly spaced in ``[-b_max, b_max]`` (the paper's knob ``i``), state-dependent
   ``phi(b | x)``.
@@ -21,8 +22,7 @@ from __future__ import annotations
 import torch
 
 from .base import FiniteGame, GameDefinitionError, check_size
-
-LEADER_CONFIGS = {"incentive": 0.0, "stake": 1.0}
+from .pricing_economy import LEADER_WEIGHTS, market_price, producer_reward, regulator_reward
 
 
 def make_equilibrium_pricing(
@@ -46,16 +46,15 @@ def make_equilibrium_pricing(
     """Build the finite Equilibrium Pricing game (defaults: MODEL.md section 5's prototype)."""
     for value, label in ((x_max + 1, "x_max + 1"), (q_max + 1, "q_max + 1"), (h_max + 1, "h_max + 1"), (n_subsidy, "n_subsidy")):
         check_size(value, label)
-    if leader not in LEADER_CONFIGS:
-        raise GameDefinitionError(f"leader must be one of {sorted(LEADER_CONFIGS)}, got {leader!r}")
+    if leader not in LEADER_WEIGHTS:
+        raise GameDefinitionError(f"leader must be one of {sorted(LEADER_WEIGHTS)}, got {leader!r}")
     if len(costs) != 5:
         raise GameDefinitionError(f"costs must hold 5 numbers (c0..c4), got {len(costs)}")
     if not 0 <= delivery_noise <= 1:
         raise GameDefinitionError(f"delivery_noise must lie in [0, 1], got {delivery_noise}")
     if d <= 0 or e0 <= 0 or sigma <= 0:
         raise GameDefinitionError(f"d, e0 and sigma must be > 0, got d={d}, e0={e0}, sigma={sigma}")
-    c0, c1, c2, c3, c4 = costs
-    w_stake = LEADER_CONFIGS[leader]
+    w_stake = LEADER_WEIGHTS[leader]
     n_x, n_q, n_h = x_max + 1, q_max + 1, h_max + 1
     f64 = torch.float64
     x = torch.arange(n_x, dtype=f64)[:, None, None]  # [S, 1, 1]
@@ -72,17 +71,17 @@ def make_equilibrium_pricing(
     P += (1 - delivery_noise) * one_hot(x_full.long().squeeze(-1), n_x).to(f64)[:, :, None, :]
     P += delivery_noise * one_hot(x_kept.long().squeeze(-1), n_x).to(f64)[:, :, None, :]
 
-    # r_f without the price term, and the coefficient of the price (q): r_f = base + p q
-    base_f = (b - c0) * q - c1 * q**2 - c2 * h - (c2 + c3) * torch.clamp(q - x, min=0) - c4 * x
-    base_f = base_f.expand(n_x, n_q * n_h, n_subsidy).clone()
-    q_full = q.expand(n_x, n_q * n_h, n_subsidy)
-    base_l = (-kappa * b**2 - w_stake * b * q).expand(n_x, n_q * n_h, n_subsidy).clone()
+    # Both rewards are affine in the price: tabulate them at p = 0 (r_f) and p = p_target (r_l) once,
+    # then add the price term per mu: r_f = r_f|_{p=0} + p q, r_l = r_l|_{p=p_target} - w_price (p - p_target)^2.
+    shape = (n_x, n_q * n_h, n_subsidy)
+    base_f = producer_reward(x, q, h, b, 0.0, costs).expand(shape).clone()
+    q_full = q.expand(shape)
+    base_l = regulator_reward(q, b, p_target, p_target, kappa, w_price, w_stake).expand(shape).clone()
     q_levels = torch.arange(n_q, dtype=f64)
 
     def price(mu: torch.Tensor) -> torch.Tensor:
-        """``p(mu) = (d / (E_mu[q] + e0))^(1/sigma)``."""
-        supply = mu @ q_levels.to(mu)
-        return (d / (supply + e0)) ** (1.0 / sigma)
+        """``p(mu)`` at the supply ``E_mu[q]``."""
+        return market_price(mu @ q_levels.to(mu), d, e0, sigma)
 
     def reward_f(mu: torch.Tensor) -> torch.Tensor:
         return base_f.to(mu) + price(mu) * q_full.to(mu)
