@@ -66,11 +66,9 @@ def run_solve(cfg: DictConfig) -> str:
     }
     if not game.is_nash:
         summary["optimum_leader"] = opt.phi
-    if hasattr(game, "price"):
-        summary["price_uniform"] = float(game.price(eq.mu))
-        summary["price_optimum"] = float(game.price(eq_star.mu))
-    if name == "four_rooms":
-        from .games.four_rooms import room_masses
-
-        summary["room_masses"] = room_masses(eq.mu)
+    if game.market is not None:
+        summary["price_uniform"] = float(game.market.price(eq.mu))
+        summary["price_optimum"] = float(game.market.price(eq_star.mu))
+    if game.mean_field_summary is not None:
+        summary.update(game.mean_field_summary(eq.mu))
     return write_summary(run_dir, summary)

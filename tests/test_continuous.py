@@ -95,7 +95,7 @@ def test_twin_agrees_with_the_continuous_game_at_grid_points():
         se = draws.std() / math.sqrt(n)
         assert abs(draws.mean() - twin_mean) <= 5 * se + 2e-3, (i, float(draws.mean()), float(twin_mean))
     # the price reads mu only through its mean
-    assert float(G.price(mu)) == pytest.approx(float(game.price(m[0])), abs=1e-12)
+    assert float(G.market.price(mu)) == pytest.approx(float(game.market.price(m[0])), abs=1e-12)
 
 
 def test_continuous_env_specs_and_restarts():

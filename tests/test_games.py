@@ -175,7 +175,7 @@ def test_equilibrium_pricing_selected_entries():
     # x = 0, q = 1, h = 0 (a = 3), b = 0: nothing to sell, x' = 0
     assert rf[0, 3, 2].item() == pytest.approx((p - 0.5) - 0.25 - 0.8, abs=1e-12)
     assert P[0, 3, 2].tolist() == [1.0, 0.0, 0.0, 0.0]
-    assert game.price(mu).item() == pytest.approx(p, abs=1e-12)
+    assert game.market.price(mu).item() == pytest.approx(p, abs=1e-12)
 
 
 def four_rooms_reference(noise: float, kappa: float, start=(1, 1)):

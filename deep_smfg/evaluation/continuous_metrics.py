@@ -85,7 +85,7 @@ class TwinReference:
     def solve(cls, game: ContinuousGame, twin: Twin, n_starts: int = 3, n_steps: int = 100, lr: float = 0.1) -> "TwinReference":
         opt = exact.reference_leader_optimum(twin.game, n_starts=n_starts, n_steps=n_steps, lr=lr)
         eq = exact.solve_equilibrium(twin.game, opt.phi)
-        return cls(game, twin, opt.value, opt.phi, float(twin.game.price(eq.mu)),
+        return cls(game, twin, opt.value, opt.phi, float(twin.game.market.price(eq.mu)),
                    exact.leader_objective(twin.game, twin.game.uniform_leader()))
 
     def leader_schedule(self, phi_table: Tensor) -> Tensor:
@@ -124,15 +124,15 @@ def twin_metrics(ref: TwinReference, follower: nn.Module, leader: nn.Module, mea
     s_eq = float((mu_eq @ (z - m_eq) ** 2).clamp_min(0).sqrt())
     m_hat = float(mean_field().detach()[0])
     s_hat = float(mean_field.covariance().detach()[0, 0].clamp_min(0).sqrt())
-    price_hat = float(ref.game.price(torch.tensor(m_hat, dtype=torch.float64)))
+    price_hat = float(ref.game.market.price(torch.tensor(m_hat, dtype=torch.float64)))
     b_err = (ref.leader_schedule(phi) - ref.leader_schedule(ref.phi_star_table)).pow(2).mean().sqrt()
     metrics = {
         "twin_leader_objective": grad.value,
         "leader_gap": ref.phi_star - grad.value,
         "gradient_alignment": exact.cosine(grad.partial.flatten(), grad.total.flatten()),
         "price": price_hat,
-        "twin_price": float(game.price(mu_eq)),
-        "price_error": abs(price_hat - float(game.price(mu_eq))),
+        "twin_price": float(game.market.price(mu_eq)),
+        "price_error": abs(price_hat - float(game.market.price(mu_eq))),
         "mean_field_mean": m_hat,
         "twin_mean_field_mean": m_eq,
         "mean_field_error": math.hypot(m_hat - m_eq, s_hat - s_eq),

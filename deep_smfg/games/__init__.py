@@ -13,6 +13,7 @@ from .continuous import ContinuousGame
 from .continuous_pricing import make_continuous_pricing
 from .equilibrium_pricing import make_equilibrium_pricing
 from .four_rooms import make_four_rooms
+from .market import Market
 from .market_entrance import make_market_entrance
 from .shop_positioning import make_shop_positioning
 from .verification import make_congestion_toll
@@ -60,4 +61,4 @@ def make_game(name: str, **params) -> FiniteGame | ContinuousGame:
     return factory(**params)
 
 
-__all__ = ["CONTINUOUS_GAMES", "ContinuousGame", "FiniteGame", "GAMES", "is_continuous", "GameDefinitionError", "game_parameters", "make_game", "sample_categorical"]
+__all__ = ["CONTINUOUS_GAMES", "ContinuousGame", "FiniteGame", "GAMES", "is_continuous", "GameDefinitionError", "game_parameters", "make_game", "Market", "sample_categorical"]

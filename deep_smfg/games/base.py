@@ -30,6 +30,8 @@ from typing import Callable, Sequence, Union
 import torch
 from torch import Tensor
 
+from .market import Market
+
 TensorOrFn = Union[Tensor, Callable[[Tensor], Tensor]]
 
 
@@ -97,6 +99,9 @@ class FiniteGame:
         labels: names of states, actions, leader actions and ``z`` values, for plots.
         state_coords: optional ``[S, 2]`` grid coordinates (x, y), for heat maps.
         info: the game's constants, for the run folder and docs.
+        market: the game's market price and target price, when it has one (:class:`Market`).
+        mean_field_summary: optional ``mu -> {name: value}``: what a report should say about a mean
+            field beyond its masses (for example Four Rooms' room masses).
     """
 
     name: str
@@ -116,6 +121,8 @@ class FiniteGame:
     z_labels: Sequence[str] | None = None
     state_coords: Tensor | None = None
     info: dict = field(default_factory=dict)
+    market: Market | None = None
+    mean_field_summary: Callable[[Tensor], dict] | None = None
 
     def __post_init__(self) -> None:
         check_unit_interval_open(float(self.gamma), "gamma")

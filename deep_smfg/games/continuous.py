@@ -31,6 +31,7 @@ import torch
 from torch import Tensor
 
 from .base import FiniteGame, GameDefinitionError, check_positive, check_unit_interval_open
+from .market import Market
 
 
 @dataclass
@@ -77,7 +78,11 @@ class ContinuousGame:
     tau: float
     transition_reads_mean_field: bool = False
     action_names: tuple[str, ...] = ()
+    state_names: tuple[str, ...] = ()
+    leader_action_names: tuple[str, ...] = ()
+    z_names: tuple[str, ...] = ()
     info: dict = field(default_factory=dict)
+    market: Market | None = None  # price(m) of the mean field's mean m, and the target price
 
     def __post_init__(self) -> None:
         check_unit_interval_open(float(self.gamma), "gamma")
@@ -178,6 +183,10 @@ def discretise(game: ContinuousGame, n_states: int, n_actions: tuple[int, ...] |
 
     # rho: the interpolated law of s_0 (exact for a deterministic start, else a 4096-draw estimate)
     rho = interpolation_weights(game.initial_state(4096, torch.Generator().manual_seed(0), xs)[:, 0], xs).mean(0)
+    market = None
+    if game.market is not None:  # the same price, read through the twin's mu
+        price = game.market.price
+        market = Market(lambda mu: price(mean_of(mu).reshape(())), game.market.target)
     twin = FiniteGame(
         name=f"{game.name}_twin", transition=P, reward_f=reward(game.reward_f), reward_l=reward(game.reward_l),
         rho=rho, gamma=game.gamma, tau=game.tau, g=g, transition_depends_on_mu=False,
@@ -186,7 +195,6 @@ def discretise(game: ContinuousGame, n_states: int, n_actions: tuple[int, ...] |
         z_labels=[f"{v:.2f}" for v in z_values.tolist()],
         info=dict(game.info, twin_of=game.name, n_states=S, n_actions=list(n_actions), n_leader=B,
                   action_cell=float(torch.prod(torch.tensor([float(gr[1] - gr[0]) for gr in a_grids])))),
+        market=market,
     )
-    if hasattr(game, "price"):  # a market game: its price as a function of the twin's mu
-        twin.price = lambda mu: game.price(mean_of(mu).reshape(()))
     return Twin(twin, xs[:, None], actions, b_grid[:, None], z_col, a_grids, [b_grid])

@@ -24,6 +24,7 @@ from torch import Tensor
 
 from .base import GameDefinitionError
 from .continuous import Box, ContinuousGame
+from .market import Market
 from .pricing_economy import LEADER_WEIGHTS, market_price, producer_reward, regulator_reward
 
 
@@ -86,12 +87,12 @@ def make_continuous_pricing(
         kw = {} if like is None else dict(dtype=like.dtype, device=like.device)
         return torch.zeros(n, 1, **kw)
 
-    game = ContinuousGame(
+    return ContinuousGame(
         name="continuous_pricing", state_space=Box((0.0,), (x_max,)), action_space=Box((0.0, 0.0), (q_max, h_max)),
         leader_action_space=Box((-b_max,), (b_max,)), z_space=Box((0.0,), (q_max,)), next_state=next_state, sample_noise=sample_noise,
         noise_quadrature=noise_quadrature, reward_f=reward_f, reward_l=reward_l, contribution=contribution,
-        initial_state=initial_state, gamma=gamma, tau=tau, action_names=("q", "h"),
+        initial_state=initial_state, gamma=gamma, tau=tau, action_names=("q", "h"), state_names=("inventory x",),
+        leader_action_names=("subsidy b (< 0: tax)",), z_names=("q (quantity sold)",),
         info=dict(leader=leader, p_target=p_target, kappa=kappa, w_price=w_price, w_stake=w_stake, noise=noise),
+        market=Market(price, p_target),
     )
-    game.price = price
-    return game

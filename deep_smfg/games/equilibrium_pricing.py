@@ -22,6 +22,7 @@ from __future__ import annotations
 import torch
 
 from .base import FiniteGame, GameDefinitionError, check_size
+from .market import Market
 from .pricing_economy import LEADER_WEIGHTS, market_price, producer_reward, regulator_reward
 
 
@@ -93,7 +94,7 @@ def make_equilibrium_pricing(
     g[:, torch.arange(n_q * n_h), :, torch.arange(n_q).repeat_interleave(n_h)] = 1.0
     rho = torch.zeros(n_x, dtype=f64)
     rho[0] = 1.0
-    game = FiniteGame(
+    return FiniteGame(
         name="equilibrium_pricing",
         transition=P,
         reward_f=reward_f,
@@ -108,6 +109,5 @@ def make_equilibrium_pricing(
         leader_action_labels=[f"b={v:+.2f}" for v in b.flatten().tolist()],
         z_labels=[f"q={i}" for i in range(n_q)],
         info=dict(leader=leader, p_target=p_target, kappa=kappa, w_price=w_price, w_stake=w_stake, subsidies=b.flatten().tolist()),
+        market=Market(price, p_target),
     )
-    game.price = price  # p(mu), for summaries and plots
-    return game

@@ -81,6 +81,7 @@ def make_four_rooms(
         action_labels=["stay", "left", "right", "up", "down"], leader_action_labels=["none"],
         z_labels=[f"({x},{y})" for x, y in cells], state_coords=coords,
         info=dict(noise=noise, kappa=kappa, K=K, stay_bonus=stay_bonus, move_penalty=move_penalty, start=list(start)),
+        mean_field_summary=lambda mu: {"room_masses": room_masses(mu)},
     )
 
 
