@@ -17,29 +17,20 @@ from __future__ import annotations
 import argparse
 import math
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
-from omegaconf import OmegaConf
 
-from deep_smfg.algorithms.ac_smfg import ACSMFG
-from deep_smfg.algorithms.schedules import DEFAULT_SCHEDULES, PowerSchedule
+from deep_smfg.cli import compose_config
+from deep_smfg.config import build_learner
 from deep_smfg.games import ContinuousGame, make_game
-
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+from deep_smfg.learners import ACSMFG
 
 
 def make_learner(game, n: int, device: str) -> ACSMFG:
-    """Tabular modules and SGD on a finite game; the main job's modules and optimisers on a continuous one."""
-    if isinstance(game, ContinuousGame):
-        algo = OmegaConf.load(CONFIGS / "algo" / "ac_smfg_continuous.yaml")
-        model = OmegaConf.load(CONFIGS / "model" / "squashed_gaussian.yaml")
-        schedules = {k: PowerSchedule(float(v.c), float(v.p)) for k, v in algo.step_sizes.items()}
-        m = ACSMFG(game, n_envs=n, policy=model.policy, critic=model.critic, hidden=tuple(model.hidden),
-                   schedules=schedules, optimizer=OmegaConf.to_container(algo.optimizer), seed=0)
-    else:
-        m = ACSMFG(game, n_envs=n, seed=0)
+    """The train job's default learner for ``game`` (tabular and SGD on a finite game, the main job's on a
+    continuous one), with ``N = n`` chains."""
+    m = build_learner(compose_config("train", [f"game={game.name}", f"algo.n_envs={n}"]), game)
     m = m.to(device)
     m._device = torch.device(device)
     return m
@@ -60,7 +51,7 @@ def batched_rate(game, n: int, seconds: float, device: str) -> float:
 
 
 def per_sample_rate(game, seconds: float) -> float:
-    """The seven steps of MODEL.md section 3 for one sample at a time, numpy tables."""
+    """The seven steps of docs/ac_smfg.md for one sample at a time, numpy tables."""
     rng = np.random.default_rng(0)
     mu = np.full(game.n_z, 1 / game.n_z)
     S, A, B = game.n_states, game.n_actions, game.n_leader_actions
@@ -70,11 +61,12 @@ def per_sample_rate(game, seconds: float) -> float:
     rho = game.rho.numpy()
     s, sb = rng.choice(S, p=rho), rng.choice(S, p=rho)
     gamma, tau = game.gamma, game.tau
+    schedules = make_learner(game, 1, "cpu").schedules  # the train job's step sizes
     k, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
         mu_t = torch.from_numpy(mu)
         rf, rl = game.reward_f_tensor(mu_t).numpy(), game.reward_l_tensor(mu_t).numpy()
-        lr = [DEFAULT_SCHEDULES[n](k) for n in ("critic", "follower", "mean_field", "leader")]
+        lr = [schedules[n](k) for n in ("critic", "follower", "mean_field", "leader")]
         pi = np.exp(theta[s] - theta[s].max()); pi /= pi.sum()
         ph = np.exp(omega[s] - omega[s].max()); ph /= ph.sum()
         a, b = rng.choice(A, p=pi), rng.choice(B, p=ph)

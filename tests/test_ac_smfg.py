@@ -8,31 +8,17 @@ import numpy as np
 import pytest
 import torch
 
-from deep_smfg.algorithms.ac_smfg import ACSMFG, NonFiniteError
-from deep_smfg.algorithms.schedules import PowerSchedule, check_timescales
 from deep_smfg.games import make_game
+from deep_smfg.learners import ACSMFG, NonFiniteError
+from deep_smfg.learners.schedules import PowerSchedule, check_timescales
 
 SCHEDULES = {"critic": PowerSchedule(0.9, 0.5), "follower": PowerSchedule(0.7, 0.5),
              "mean_field": PowerSchedule(0.3, 0.5), "leader": PowerSchedule(0.2, 0.5)}
 
 
-class _Harness:
-    """Drive an ACSMFG without a Trainer: plain SGD optimisers, manual_backward = backward."""
-
-    def __init__(self, module: ACSMFG):
-        self.m = module
-        self.opts = module.configure_optimizers()
-        module.optimizers = lambda: self.opts
-        module.manual_backward = lambda loss: loss.backward()
-        module.setup("fit")
-
-    def step(self):
-        return self.m.one_iteration()
-
-
 def hand_written_update(game, theta, omega, v_f, v_l, mu, tr, k):
-    """MODEL.md section 3, steps 3-7, for N = 1 with numpy arrays (independent of the module)."""
-    s, a, b, s2, z = (int(tr[key]) for key in ("s", "a", "b", "s_next", "z_bar"))
+    """docs/ac_smfg.md, steps 3-7, for N = 1 with numpy arrays (independent of the module)."""
+    s, a, b, s2, z = (int(getattr(tr, key)) for key in ("s", "a", "b", "s_next", "z_bar"))
     beta, alpha, xi, zeta = (SCHEDULES[n](k) for n in ("critic", "follower", "mean_field", "leader"))
     mu_t = torch.tensor(mu, dtype=torch.float64)
     r_f = float(game.reward_f_tensor(mu_t)[s, a, b])
@@ -55,16 +41,15 @@ def hand_written_update(game, theta, omega, v_f, v_l, mu, tr, k):
 def test_one_iteration_equals_hand_written_tabular_update(name):
     game = make_game(name)
     torch.manual_seed(0)
-    m = ACSMFG(game, n_envs=1, schedules=SCHEDULES, seed=3).double()
+    m = ACSMFG(game, step_sizes=SCHEDULES, n_envs=1, seed=3).double()
     with torch.no_grad():  # start away from zero so every term of the update matters
         for p in (m.follower.theta, m.leader.theta, m.critic_f.values, m.critic_l.values):
             p.copy_(torch.randn_like(p))
         m.mean_field.mu.copy_(torch.distributions.Dirichlet(torch.ones(game.n_z, dtype=torch.float64)).sample())
-    h = _Harness(m)
     for k in range(5):
         before = [x.detach().numpy().copy() for x in (m.follower.theta, m.leader.theta, m.critic_f.values,
                                                       m.critic_l.values, m.mean_field.mu)]
-        h.step()
+        m.run_standalone(1)
         expected = hand_written_update(game, *before, m.last_transition, k)
         got = [x.detach().numpy() for x in (m.follower.theta, m.leader.theta, m.critic_f.values, m.critic_l.values,
                                             m.mean_field.mu)]
@@ -76,20 +61,19 @@ def test_one_iteration_equals_hand_written_tabular_update(name):
 def test_batched_iteration_averages_the_per_chain_updates():
     """N chains: the critic moves by beta * mean over chains of delta * e_s (the batch average)."""
     game = make_game("market_entrance")
-    m = ACSMFG(game, n_envs=8, schedules=SCHEDULES, seed=1).double()
+    m = ACSMFG(game, step_sizes=SCHEDULES, n_envs=8, seed=1).double()
     with torch.no_grad():
         m.mean_field.mu.fill_(1 / game.n_z)
-    h = _Harness(m)
     v_before = m.critic_f.values.detach().clone()
     theta = m.follower.theta.detach().clone()
-    h.step()
+    m.run_standalone(1)
     tr = m.last_transition
     mu0 = torch.full((game.n_z,), 1 / game.n_z, dtype=torch.float64)
-    r_f = game.reward_f_tensor(mu0)[tr["s"], tr["a"], tr["b"]]
-    logp = torch.log_softmax(theta[tr["s"]], -1).gather(-1, tr["a"][:, None]).squeeze(-1)
-    delta = r_f - game.tau * logp + game.gamma * v_before[tr["s_next"]] - v_before[tr["s"]]
+    r_f = game.reward_f_tensor(mu0)[tr.s, tr.a, tr.b]
+    logp = torch.log_softmax(theta[tr.s], -1).gather(-1, tr.a[:, None]).squeeze(-1)
+    delta = r_f - game.tau * logp + game.gamma * v_before[tr.s_next] - v_before[tr.s]
     expected = v_before.clone()
-    expected.index_add_(0, tr["s"], SCHEDULES["critic"](0) * delta / 8)
+    expected.index_add_(0, tr.s, SCHEDULES["critic"](0) * delta / 8)
     torch.testing.assert_close(m.critic_f.values.detach(), expected, rtol=0, atol=1e-12)
 
 
@@ -106,9 +90,6 @@ def test_schedule_order_is_enforced_unless_overridden():
 def test_non_finite_loss_stops_with_a_clear_message():
     game = make_game("equilibrium_pricing")
     huge = {n: PowerSchedule(1e200, 0.0) for n in SCHEDULES}
-    m = ACSMFG(game, n_envs=4, schedules=huge, seed=0).double()
-    h = _Harness(m)
-    m._nonfinite_message = lambda k, v: f"non-finite loss at iteration {k}: {v}"
-    with pytest.raises(NonFiniteError, match="non-finite"):
-        for _ in range(20):
-            h.step()
+    m = ACSMFG(game, step_sizes=huge, n_envs=4, seed=0).double()
+    with pytest.raises(NonFiniteError, match="non-finite loss at iteration .*none saved yet"):
+        m.run_standalone(20)

@@ -4,23 +4,20 @@ env, and a short seeded training run against the twin's exact answer."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 import torch
-from omegaconf import OmegaConf
 from torchrl.envs.utils import check_env_specs
 
-from deep_smfg.algorithms.ac_smfg import ACSMFG
-from deep_smfg.algorithms.schedules import PowerSchedule
+from deep_smfg.cli import compose_config
+from deep_smfg.config import build_learner
 from deep_smfg.envs import ContinuousSMFGEnv
 from deep_smfg.evaluation.continuous_metrics import TwinReference, rollout_returns, twin_metrics
+from deep_smfg.evaluation.twin_evaluator import learned_exploitability
 from deep_smfg.games import make_game
 from deep_smfg.games.continuous import discretise, interpolation_weights
+from deep_smfg.learners import ACSMFG
 from deep_smfg.modules import BoxFeatures, GaussianMeanField, SquashedGaussianPolicy
-from deep_smfg.report_continuous import learned_exploitability
-
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
 
 @pytest.mark.parametrize("kind", ["full", "diag"])
@@ -114,11 +111,8 @@ def test_continuous_env_specs_and_restarts():
 
 
 def _default_learner(seed: int) -> ACSMFG:
-    algo = OmegaConf.load(CONFIGS / "algo" / "ac_smfg_continuous.yaml")
-    model = OmegaConf.load(CONFIGS / "model" / "squashed_gaussian.yaml")
-    schedules = {k: PowerSchedule(float(v.c), float(v.p)) for k, v in algo.step_sizes.items()}
-    return ACSMFG(make_game("continuous_pricing"), n_envs=64, policy=model.policy, critic=model.critic,
-                  hidden=tuple(model.hidden), schedules=schedules, optimizer=OmegaConf.to_container(algo.optimizer), seed=seed)
+    """The main job's learner, from the configs."""
+    return build_learner(compose_config("train", [f"seed={seed}"]), make_game("continuous_pricing"))
 
 
 def test_a_short_run_improves_the_leader_objective_and_tracks_the_twin():

@@ -213,7 +213,7 @@ def test_reference_optimum_beats_random_leaders(optimum):
         assert opt.value >= leader_objective(game, phi) - 1e-9, seed
 
 
-# ----- MODEL.md section 5: the partial gradient is blind when the leader governs by incentives ----
+# ----- docs/model.md: the partial gradient is blind when the leader governs by incentives ----
 
 
 @pytest.mark.parametrize(

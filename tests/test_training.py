@@ -24,7 +24,6 @@ GAME_ARGS = {"equilibrium_pricing": ["game=equilibrium_pricing"], "continuous_pr
 def deep_smfg(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONWARNINGS="ignore", WANDB_MODE="disabled")
     env.pop("DEEP_SMFG_RUN_DIR", None)
-    env.pop("DEEP_SMFG_PHI_STAR", None)
     cmd = [sys.executable, "-m", "deep_smfg.cli", *args]
     out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]

@@ -1,4 +1,4 @@
-"""What every SMFG environment shares: ``N`` batched entries, each carrying two chains (MODEL.md section 3).
+"""What every SMFG environment shares: ``N`` batched entries, each carrying two chains (docs/ac_smfg.md).
 
 * the **occupancy chain** ``s``: ``a ~ pi(.|s)``, ``b ~ phi(.|s)``, ``s' ~ P(.|s,a,b,mu_hat)``. With
   ``occupancy_restart`` (default on, a reconstruction) each step is *truncated* with probability
@@ -11,6 +11,9 @@
 The mean-field estimate is set by the learner (:meth:`set_mean_field`) and appears in the tensordict
 as ``"mean_field"`` (an expanded ``[N, .]`` view of one vector: ``mu_hat`` for a finite game, the
 Gaussian's mean for a continuous one). Subclasses draw initial states and make the step.
+
+Both chains move in one batched call: tensors that hold both carry the rows ``[occupancy; stationary]``
+(:func:`stack_chains`, :func:`split_chains`), the one place that convention is written.
 """
 
 from __future__ import annotations
@@ -21,6 +24,17 @@ from torchrl.data import Categorical, Composite, Unbounded
 from torchrl.envs import EnvBase
 
 CHAIN_KEYS = ("state", "state_bar", "z_bar")
+
+
+def stack_chains(occupancy: torch.Tensor, stationary: torch.Tensor) -> torch.Tensor:
+    """Rows ``[occupancy; stationary]``: both chains in one batch."""
+    return torch.cat([occupancy, stationary])
+
+
+def split_chains(both: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The inverse of :func:`stack_chains`: ``(occupancy rows, stationary rows)``."""
+    n = both.shape[0] // 2
+    return both[:n], both[n:]
 
 
 class TwoChainEnv(EnvBase):
@@ -90,6 +104,14 @@ class TwoChainEnv(EnvBase):
             done=truncated.clone(), terminated=torch.zeros_like(truncated), truncated=truncated,
             batch_size=self.batch_size, device=self.device,
         )
+
+    def act(self, td: TensorDictBase, actions: torch.Tensor, leader_actions: torch.Tensor) -> tuple[TensorDictBase, TensorDictBase]:
+        """Step both chains with actions in rows ``[occupancy; stationary]``; returns ``(transition, next root)``."""
+        a, a_bar = split_chains(actions)
+        b, b_bar = split_chains(leader_actions)
+        td = td.clone(False)
+        td.set("action", a).set("leader_action", b).set("action_bar", a_bar).set("leader_action_bar", b_bar)
+        return self.step_and_maybe_reset(td)
 
     def chain_state(self) -> dict[str, torch.Tensor] | None:
         """The chains' current states and the sampler's RNG state (for checkpoints)."""

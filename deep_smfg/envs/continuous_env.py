@@ -13,7 +13,7 @@ from tensordict import TensorDictBase
 from torchrl.data import Bounded, Composite, Unbounded
 
 from ..games.continuous import ContinuousGame
-from .chains import TwoChainEnv
+from .chains import TwoChainEnv, split_chains, stack_chains
 
 
 class ContinuousSMFGEnv(TwoChainEnv):
@@ -53,9 +53,9 @@ class ContinuousSMFGEnv(TwoChainEnv):
         return torch.zeros(n, self.game.z_dim, dtype=self.dtype_, device=self.device)
 
     def _step(self, tensordict: TensorDictBase) -> TensorDictBase:
-        g, m, N = self.game, self._mean_field, self.n_envs
+        g, m = self.game, self._mean_field
         s, a, b = tensordict["state"], tensordict["action"], tensordict["leader_action"]
         sb, ab, bb = tensordict["state_bar"], tensordict["action_bar"], tensordict["leader_action_bar"]
-        both = torch.cat([s, sb]), torch.cat([a, ab]), torch.cat([b, bb])
-        nxt = g.sample_next_state(*both, m, self.rng)  # one noise draw for both chains
-        return self._next_td(nxt[:N], nxt[N:], g.contribution(sb, ab, bb), g.reward_f(s, a, b, m), g.reward_l(s, a, b, m))
+        both = stack_chains(s, sb), stack_chains(a, ab), stack_chains(b, bb)
+        s_next, sb_next = split_chains(g.sample_next_state(*both, m, self.rng))  # one noise draw for both chains
+        return self._next_td(s_next, sb_next, g.contribution(sb, ab, bb), g.reward_f(s, a, b, m), g.reward_l(s, a, b, m))

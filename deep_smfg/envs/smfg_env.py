@@ -12,7 +12,7 @@ from tensordict import TensorDictBase
 from torchrl.data import Bounded, Categorical, Composite
 
 from ..games.base import FiniteGame, sample_categorical
-from .chains import TwoChainEnv
+from .chains import TwoChainEnv, split_chains, stack_chains
 
 
 class SMFGEnv(TwoChainEnv):
@@ -52,13 +52,12 @@ class SMFGEnv(TwoChainEnv):
         return torch.zeros(n, dtype=torch.long, device=self.device)
 
     def _step(self, tensordict: TensorDictBase) -> TensorDictBase:
-        g, mu, N = self.game, self._mean_field, self.n_envs
+        g, mu = self.game, self._mean_field
         s, a, b = tensordict["state"], tensordict["action"], tensordict["leader_action"]
         sb, ab, bb = tensordict["state_bar"], tensordict["action_bar"], tensordict["leader_action_bar"]
         P = self._P  # in the env's dtype, like mu (set_mean_field casts)
-        # one draw for both chains: rows [s; sbar]
-        nxt = sample_categorical(torch.cat([P[s, a, b], P[sb, ab, bb]]), self.rng)
+        s_next, sb_next = split_chains(sample_categorical(stack_chains(P[s, a, b], P[sb, ab, bb]), self.rng))  # one draw
         r_f = g.reward_f_tensor(mu)[s, a, b]
         r_l = g.reward_l_tensor(mu)[s, a, b]
         z_bar = g.sample_z(sb, ab, bb, self.rng)
-        return self._next_td(nxt[:N], nxt[N:], z_bar, r_f, r_l)
+        return self._next_td(s_next, sb_next, z_bar, r_f, r_l)

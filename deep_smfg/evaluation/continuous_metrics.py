@@ -1,4 +1,4 @@
-"""Estimated metrics for continuous games (MODEL.md section 2): Monte Carlo returns, the discretised
+"""Estimated metrics for continuous games (docs/model.md, metrics; docs/ac_smfg.md): Monte Carlo returns, the discretised
 twin's exact answer, and a learned best response.
 
 * :func:`rollout_returns`: ``J_f`` (with the entropy term ``-tau log pi(a|s)``, the policy's density on the
@@ -78,14 +78,15 @@ class TwinReference:
     twin: Twin
     phi_star: float
     phi_star_table: Tensor  # [S, B]
-    price_star: float  # the equilibrium price under the optimal leader
+    price_star: float | None  # the equilibrium price under the optimal leader (None: the game has no market)
     phi_uniform: float  # Phi of the uniform leader on the grid
 
     @classmethod
     def solve(cls, game: ContinuousGame, twin: Twin, n_starts: int = 3, n_steps: int = 100, lr: float = 0.1) -> "TwinReference":
         opt = exact.reference_leader_optimum(twin.game, n_starts=n_starts, n_steps=n_steps, lr=lr)
-        eq = exact.solve_equilibrium(twin.game, opt.phi)
-        return cls(game, twin, opt.value, opt.phi, float(twin.game.market.price(eq.mu)),
+        market = twin.game.market
+        price_star = float(market.price(exact.solve_equilibrium(twin.game, opt.phi).mu)) if market else None
+        return cls(game, twin, opt.value, opt.phi, price_star,
                    exact.leader_objective(twin.game, twin.game.uniform_leader()))
 
     def leader_schedule(self, phi_table: Tensor) -> Tensor:
@@ -109,7 +110,7 @@ def twin_metrics(ref: TwinReference, follower: nn.Module, leader: nn.Module, mea
 
     * ``twin_leader_objective`` ``Phi_twin(phi_k)``, ``leader_gap`` ``Phi*_twin - Phi_twin(phi_k)``;
     * ``gradient_alignment``: the cosine of the partial and total Stackelberg gradients on the twin at ``phi_k``;
-    * ``price`` ``p(m_hat)`` and ``price_error`` ``|p(m_hat) - p(mu*_twin(phi_k))|``;
+    * games with a market: ``price`` ``p(m_hat)``, ``twin_price`` and ``price_error`` ``|p(m_hat) - p(mu*_twin(phi_k))|``;
     * ``mean_field_error``: the Wasserstein-2 distance between ``N(m_hat, Sigma_hat)`` and the Gaussian with
       the moments of ``mu*_twin(phi_k)`` (1-D: ``sqrt((m1 - m2)^2 + (s1 - s2)^2)``);
     * ``leader_schedule_error``: RMS over the grid states of ``E[b | x]`` against the optimal twin leader's;
@@ -124,19 +125,18 @@ def twin_metrics(ref: TwinReference, follower: nn.Module, leader: nn.Module, mea
     s_eq = float((mu_eq @ (z - m_eq) ** 2).clamp_min(0).sqrt())
     m_hat = float(mean_field().detach()[0])
     s_hat = float(mean_field.covariance().detach()[0, 0].clamp_min(0).sqrt())
-    price_hat = float(ref.game.market.price(torch.tensor(m_hat, dtype=torch.float64)))
     b_err = (ref.leader_schedule(phi) - ref.leader_schedule(ref.phi_star_table)).pow(2).mean().sqrt()
     metrics = {
         "twin_leader_objective": grad.value,
         "leader_gap": ref.phi_star - grad.value,
         "gradient_alignment": exact.cosine(grad.partial.flatten(), grad.total.flatten()),
-        "price": price_hat,
-        "twin_price": float(game.market.price(mu_eq)),
-        "price_error": abs(price_hat - float(game.market.price(mu_eq))),
         "mean_field_mean": m_hat,
         "twin_mean_field_mean": m_eq,
         "mean_field_error": math.hypot(m_hat - m_eq, s_hat - s_eq),
         "leader_schedule_error": float(b_err),
         "twin_exploitability": exact.follower_exploitability(game, pi, phi),
     }
+    if game.market is not None:
+        price_hat, price_eq = float(ref.game.market.price(torch.tensor(m_hat, dtype=torch.float64))), float(game.market.price(mu_eq))
+        metrics.update(price=price_hat, twin_price=price_eq, price_error=abs(price_hat - price_eq))
     return metrics, mu_eq

@@ -1,5 +1,6 @@
-"""Plots of a continuous pricing run: the price against its target, the leader's schedule ``b(x)``, the
-follower policy, the learned mean-field density against the twin's, and the convergence curves."""
+"""Plots of a continuous run (1-D states): the market price against its target (games with a market), the
+leader's schedule ``b(x)``, the follower policy, the learned mean-field density against the twin's, and the
+convergence curves. Axis labels come from the game's declared names."""
 
 from __future__ import annotations
 
@@ -27,22 +28,22 @@ def plot_price(history: list[dict], p_target: float, price_star: float, path: Pa
     ax.axhline(price_star, color="tab:red", lw=1, ls=":", label=f"twin: price under Phi*'s leader ({price_star:.3f})")
     ax.set_xlabel("iteration")
     ax.set_ylabel("price")
-    ax.set_title("continuous pricing: the market price along training")
+    ax.set_title("the market price along training")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return _save(fig, path)
 
 
 def plot_leader_schedule(xs: np.ndarray, b_median: np.ndarray, b_mean: np.ndarray, grid_x: np.ndarray,
-                         b_star: np.ndarray, b_start: np.ndarray, path: Path) -> Path:
+                         b_star: np.ndarray, b_start: np.ndarray, path: Path, x_label: str, b_label: str) -> Path:
     fig, ax = plt.subplots(figsize=(6.5, 4))
     ax.plot(xs, b_median, label="learned: median b(x)")
     ax.plot(grid_x, b_mean, "o", ms=4, label="learned: E[b | x] (grid)")
     ax.plot(grid_x, b_star, "s--", ms=4, label="twin: E[b | x] under the reference optimum")
     ax.plot(xs, b_start, ":", color="gray", label="at the start")
     ax.axhline(0, color="k", lw=0.5)
-    ax.set_xlabel("inventory x")
-    ax.set_ylabel("subsidy b (< 0: tax)")
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(b_label)
     ax.set_title("the leader's schedule b(x)")
     ax.legend(fontsize=8, loc="lower left")
     ax.grid(alpha=0.3)
@@ -50,13 +51,13 @@ def plot_leader_schedule(xs: np.ndarray, b_median: np.ndarray, b_mean: np.ndarra
 
 
 def plot_follower_policy(xs: np.ndarray, median: np.ndarray, names: tuple[str, ...], grid_x: np.ndarray,
-                         twin_mean: np.ndarray, path: Path) -> Path:
+                         twin_mean: np.ndarray, path: Path, x_label: str) -> Path:
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for i, name in enumerate(names):
         line, = ax.plot(xs, median[:, i], label=f"learned: median {name}(x)")
         ax.plot(grid_x, twin_mean[:, i], "o--", ms=4, color=line.get_color(), alpha=0.7,
                 label=f"twin: E[{name} | x] at the equilibrium for phi_k")
-    ax.set_xlabel("inventory x")
+    ax.set_xlabel(x_label)
     ax.set_ylabel("action")
     ax.set_title("the follower policy")
     ax.legend(fontsize=8)
@@ -65,7 +66,7 @@ def plot_follower_policy(xs: np.ndarray, median: np.ndarray, names: tuple[str, .
 
 
 def plot_density(mean: float, std: float, z_grid: np.ndarray, twin_mu: np.ndarray, twin_mu_star: np.ndarray,
-                 path: Path) -> Path:
+                 path: Path, z_label: str) -> Path:
     """The learned Gaussian density against the twin's laws of ``q`` (mass / cell width: a density)."""
     width = float(z_grid[1] - z_grid[0])
     cells = np.full(len(z_grid), width)
@@ -76,7 +77,7 @@ def plot_density(mean: float, std: float, z_grid: np.ndarray, twin_mu: np.ndarra
     ax.bar(z_grid, twin_mu / cells, width * 0.8, alpha=0.5, label="twin: mu*(phi_k) (exact)")
     ax.step(z_grid, twin_mu_star / cells, where="mid", color="tab:red", label="twin: mu* under Phi*'s leader")
     ax.plot(zs, dens, color="k", label=f"learned N({mean:.3f}, {std:.3f}^2)")
-    ax.set_xlabel("q (quantity sold)")
+    ax.set_xlabel(z_label)
     ax.set_ylabel("density")
     ax.set_title("mean field: learned density vs the discretised reference")
     ax.legend(fontsize=8)

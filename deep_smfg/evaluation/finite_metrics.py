@@ -1,4 +1,4 @@
-"""Exact metrics of a learner's current policies on a finite game (MODEL.md section 2)."""
+"""Exact metrics of a learner's current policies on a finite game (docs/model.md, metrics)."""
 
 from __future__ import annotations
 

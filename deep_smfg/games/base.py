@@ -1,4 +1,4 @@
-"""What a finite Stackelberg mean field game is (MODEL.md section 1).
+"""What a finite Stackelberg mean field game is (docs/model.md).
 
 A game is the tuple ``G = (S, A, B, Z, P, g, r_f, r_l, rho, gamma)`` plus the follower's entropy
 weight ``tau``. A finite game is defined once, by dense tensors that are functions of the mean field

@@ -13,7 +13,7 @@
 * Follower reward ``r_f = (p + b - c0) q - c1 q^2 - c2 h - (c2 + c3) max(q - x, 0) - c4 x``.
 * Leader reward ``r_l = -w_price (p - p_target)^2 - kappa b^2 - w_stake b q``:
   ``leader="incentive"`` sets ``w_stake = 0`` (governs only through the followers' incentives: the
-  partial gradient is blind, MODEL.md section 5); ``leader="stake"`` sets ``w_stake = 1``, so
+  partial gradient is blind, docs/model.md); ``leader="stake"`` sets ``w_stake = 1``, so
   the leader pays the subsidies and collects the taxes itself (a direct stake in each unit sold).
 """
 
@@ -44,7 +44,7 @@ def make_equilibrium_pricing(
     gamma: float = 0.9,
     tau: float = 0.2,
 ) -> FiniteGame:
-    """Build the finite Equilibrium Pricing game (defaults: MODEL.md section 5's prototype)."""
+    """Build the finite Equilibrium Pricing game (defaults: docs/environments.md)."""
     for value, label in ((x_max + 1, "x_max + 1"), (q_max + 1, "q_max + 1"), (h_max + 1, "h_max + 1"), (n_subsidy, "n_subsidy")):
         check_size(value, label)
     if leader not in LEADER_WEIGHTS:

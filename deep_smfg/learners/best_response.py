@@ -1,6 +1,6 @@
 """A learned best response: the follower's actor-critic against a frozen leader and a frozen mean field.
 
-Used to estimate follower exploitability on continuous games (MODEL.md section 2): copy the learner,
+Used to estimate follower exploitability on continuous games (docs/model.md, metrics): copy the learner,
 set the mean field to ``mu_bar`` (what the current follower policy induces), freeze the leader and the
 mean field (step size 0), and run the same AC-SMFG iterations for a set budget. The critics and the
 follower keep their schedules, restarted at ``k = 0``; the follower starts from the current policy.
@@ -16,11 +16,9 @@ from .schedules import PowerSchedule
 
 def train_best_response(learner: ACSMFG, mean: torch.Tensor, iterations: int, seed: int = 12345) -> ACSMFG:
     """A copy of ``learner`` whose follower was trained ``iterations`` iterations against ``(phi_k, mean)``."""
-    schedules = dict(learner.schedules, leader=PowerSchedule(0.0), mean_field=PowerSchedule(0.0))
-    br = ACSMFG(
-        learner.game, n_envs=learner.n_envs, schedules=schedules, optimizer=learner.optimizer_names,
-        allow_any_step_order=True, occupancy_restart=learner.occupancy_restart, seed=seed, **learner.module_kwargs,
-    )
+    step_sizes = dict(learner.schedules, leader=PowerSchedule(0.0), mean_field=PowerSchedule(0.0))
+    br = ACSMFG(learner.game, learner.model_spec, step_sizes=step_sizes, optimizer=learner.optimizer_names,
+                allow_any_step_order=True, n_envs=learner.n_envs, occupancy_restart=learner.occupancy_restart, seed=seed)
     br.load_state_dict(learner.state_dict())
     br.to(device=learner.device, dtype=next(learner.parameters()).dtype)
     with torch.no_grad():

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-
 
 @dataclass(frozen=True)
 class PowerSchedule:
-    """``lr_k = c / (k + 1)^p`` (a picklable callable, so checkpoints hold it)."""
+    """``lr_k = c / (k + 1)^p``."""
 
     c: float
     p: float = 0.5
@@ -17,12 +15,6 @@ class PowerSchedule:
     def __call__(self, k: int) -> float:
         return self.c / (k + 1) ** self.p
 
-
-# The constants of configs/algo/ac_smfg.yaml (a test keeps the two equal).
-DEFAULT_SCHEDULES = {
-    "critic": PowerSchedule(4.0), "follower": PowerSchedule(4.0),
-    "mean_field": PowerSchedule(2.0), "leader": PowerSchedule(1.0),
-}
 
 TIMESCALES = ("leader", "mean_field", "follower", "critic")  # slowest to fastest: zeta <= xi <= alpha <= beta
 
@@ -53,6 +45,3 @@ def _check_chain(schedules: dict[str, PowerSchedule], chain: list[str]) -> None:
                 "algo.allow_any_step_order=true"
             )
 
-
-# Checkpoints hold the schedules; Lightning loads checkpoints with torch.load(weights_only=True).
-torch.serialization.add_safe_globals([PowerSchedule])

@@ -1,0 +1,93 @@
+"""Evaluation during training, as a Lightning callback around an :class:`Evaluator`.
+
+Every ``every`` iterations (and at iteration 0) the callback asks the evaluator for its metrics at the
+learner's current modules, records them with ``iteration``, ``samples`` and ``wall_time`` in
+:attr:`EvaluationCallback.history` (saved in checkpoints), logs them under ``<prefix>/`` and shows the
+evaluator's short names on the progress bar. A run whose watched metrics end worse than they started is
+flagged: ``worse=1`` on the progress bar while it lasts, and in the summary's ``warnings``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Protocol
+
+from lightning.pytorch.callbacks import Callback
+
+
+class Evaluator(Protocol):
+    prefix: str  # logger namespace: "exact" or "estimated"
+    progress: tuple[tuple[str, str], ...]  # (short name on the progress bar, metric)
+    watch: dict[str, str]  # metric -> "lower" or "higher" (is better): a run that ends worse is flagged
+
+    def evaluate(self, learner) -> dict[str, float]: ...
+
+    def report(self, learner, history: list[dict], run_dir: Path, seconds: float, world: int) -> dict:
+        """Plots and files in ``run_dir``; returns the summary (``summary.json``)."""
+
+    def state_dict(self) -> dict: ...
+
+    def load_state_dict(self, state: dict) -> None: ...
+
+
+def regressions(history: list[dict], watch: dict[str, str]) -> list[str]:
+    """The watched metrics that ended worse than they started, in words."""
+    if len(history) < 2:
+        return []
+    first, last, out = history[0], history[-1], []
+    for key, better in watch.items():
+        if key in first and key in last:
+            a, b = float(first[key]), float(last[key])
+            if (b > a) if better == "lower" else (b < a):
+                out.append(f"{key} ended worse than it started: {a:.4g} at iteration {first['iteration']}, "
+                           f"{b:.4g} at iteration {last['iteration']} ({better} is better)")
+    return out
+
+
+class EvaluationCallback(Callback):
+    def __init__(self, evaluator: Evaluator, every: int, world: int = 1):
+        self.evaluator, self.every, self.world = evaluator, every, world
+        self.history: list[dict[str, float]] = []
+        self._wall_offset, self._t0 = 0.0, None
+
+    def wall_time(self) -> float:
+        return self._wall_offset + (time.perf_counter() - self._t0 if self._t0 is not None else 0.0)
+
+    def evaluate(self, learner, log: bool = True) -> dict[str, float]:
+        metrics = self.evaluator.evaluate(learner)
+        k = int(learner.iteration)
+        metrics.update(iteration=k, samples=k * learner.n_envs * self.world, wall_time=self.wall_time())
+        self.history.append(metrics)
+        if log and learner._trainer is not None:
+            learner.log_dict({f"{self.evaluator.prefix}/{n}": float(v) for n, v in metrics.items()}, on_step=True)
+            bar = {short: metrics[name] for short, name in self.evaluator.progress if name in metrics}
+            bar["worse"] = float(bool(regressions(self.history, self.evaluator.watch)))
+            learner.log_dict(bar, on_step=True, prog_bar=True)
+        return metrics
+
+    def is_current(self, learner) -> bool:
+        return bool(self.history) and self.history[-1]["iteration"] == int(learner.iteration)
+
+    def on_train_start(self, trainer, learner) -> None:
+        self._t0 = time.perf_counter()
+
+    def on_train_batch_start(self, trainer, learner, batch, batch_idx) -> None:
+        if self.every and int(learner.iteration) == 0 and not self.history:
+            self.evaluate(learner)
+
+    def on_train_batch_end(self, trainer, learner, outputs, batch, batch_idx) -> None:
+        if self.every and int(learner.iteration) % self.every == 0 and not self.is_current(learner):
+            self.evaluate(learner)
+
+    def on_train_end(self, trainer, learner) -> None:
+        if self.every and not self.is_current(learner):  # a last, short epoch
+            self.evaluate(learner, log=False)
+
+    def state_dict(self) -> dict:
+        return {"history": list(self.history), "wall_time": self.wall_time(), "evaluator": self.evaluator.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.history = list(state["history"])
+        self._wall_offset = state["wall_time"]
+        self.evaluator.load_state_dict(state["evaluator"])

@@ -1,0 +1,111 @@
+"""Estimated evaluation of a learner on a continuous game (docs/ac_smfg.md, "estimated metrics"), and the report.
+
+Along the run: the leader objective by Monte Carlo, and the learned policies projected on the discretised
+twin against its exact answer (:func:`~.continuous_metrics.twin_metrics`). The report adds a learned best
+response (an exploitability estimate), the plots and the summary.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from .. import exact
+from ..learners.best_response import train_best_response
+from ..run_folder import write_history
+from . import continuous_plots as cp
+from .continuous_metrics import TwinReference, induced_mean, project_policies, rollout_returns, twin_metrics
+
+
+def learned_exploitability(learner, iterations: int, n_chains: int = 4096) -> dict[str, float]:
+    """``J_f(BR; phi_k, mu_bar) - J_f(pi_k; phi_k, mu_bar)`` with ``mu_bar``'s mean the one ``pi_k`` induces
+    and BR trained ``iterations`` iterations (a lower bound on the exploitability, up to Monte Carlo error)."""
+    game = learner.game
+    m_bar = induced_mean(game, learner.follower, learner.leader, learner.mean_field().detach(), seed=learner.seed)
+    br = train_best_response(learner, m_bar, iterations)
+    mine = rollout_returns(game, learner.follower, learner.leader, m_bar, n_chains, seed=learner.seed + 7)
+    best = rollout_returns(game, br.follower, learner.leader, m_bar, n_chains, seed=learner.seed + 7)
+    return {"exploitability": best["J_f"] - mine["J_f"], "J_f": mine["J_f"], "J_f_best_response": best["J_f"],
+            "standard_error": (mine["J_f_se"] ** 2 + best["J_f_se"] ** 2) ** 0.5, "induced_mean": float(m_bar[0]),
+            "iterations": iterations}
+
+
+class TwinEvaluator:
+    prefix = "estimated"
+    progress = (("price", "price"), ("mf_err", "mean_field_error"), ("Phi_twin", "twin_leader_objective"))
+    watch = {"twin_exploitability": "lower", "mean_field_error": "lower", "twin_leader_objective": "higher"}
+
+    def __init__(self, reference: TwinReference | None, seed: int, best_response_iterations: int = 0):
+        self.reference, self.seed, self.best_response_iterations = reference, seed, best_response_iterations
+        self.mu_warm: torch.Tensor | None = None
+
+    def evaluate(self, learner) -> dict[str, float]:
+        mean = learner.mean_field().detach()
+        metrics = {"leader_objective": rollout_returns(learner.game, learner.follower, learner.leader, mean,
+                                                       seed=self.seed)["J_l"]}
+        if self.reference is not None:
+            twin, self.mu_warm = twin_metrics(self.reference, learner.follower, learner.leader, learner.mean_field,
+                                              self.mu_warm)
+            metrics.update(twin)
+        return metrics
+
+    def report(self, learner, history: list[dict], run_dir: Path, seconds: float, world: int) -> dict:
+        game, ref = learner.game, self.reference
+        write_history(history, game.name, run_dir)
+        at_end = history and history[-1]["iteration"] == int(learner.iteration)
+        final = history[-1] if at_end else self.evaluate(learner)  # the last evaluation, unless it is stale
+        iterations = self.best_response_iterations
+        expl = learned_exploitability(learner, iterations) if iterations else {}
+        plots = run_dir / "plots"
+        plots.mkdir(exist_ok=True)
+        self._plot_policies_and_density(learner, ref, run_dir)
+        if history:
+            if game.market is not None and game.market.target is not None:
+                cp.plot_price(history, game.market.target, ref.price_star, plots / "price.png")
+            cp.plot_convergence(history, ref.phi_star, ref.phi_uniform, run_dir / "convergence.png")
+        mf = learner.mean_field
+        return {
+            "game": game.name,
+            "iterations": int(learner.iteration),
+            "samples": int(learner.iteration) * learner.n_envs * world,
+            "seconds": seconds,
+            "twin": {"phi_star": ref.phi_star, "phi_uniform": ref.phi_uniform, "price_star": ref.price_star,
+                     "grid": ref.twin.game.info["n_states"]},
+            "initial": history[0] if history else {},
+            "final": final,
+            "learned_best_response": expl,
+            "learned_mean_field": {"mean": mf().detach(), "covariance": mf.covariance().detach()},
+        }
+
+    @staticmethod
+    @torch.no_grad()
+    def _plot_policies_and_density(learner, ref: TwinReference, run_dir: Path) -> None:
+        """The leader's schedule, the follower's policy and the mean-field density, against the twin's."""
+        game, twin, plots = learner.game, ref.twin, run_dir / "plots"
+        xs = torch.linspace(game.state_space.low[0], game.state_space.high[0], 121, dtype=torch.float64)[:, None]
+        p = next(learner.parameters())
+        pi, phi = project_policies(twin, learner.follower, learner.leader)
+        eq = exact.solve_equilibrium(twin.game, phi)
+        eq_star = exact.solve_equilibrium(twin.game, ref.phi_star_table)
+        low, high = game.leader_action_space.tensors(xs)
+        b_start = ((low + high) / 2).expand_as(xs)  # the initial leader's median: its last layer starts at zero
+        x_label = game.state_names[0] if game.state_names else "state x"
+        cp.plot_leader_schedule(cp.as_numpy(xs[:, 0]), cp.as_numpy(learner.leader.median_action(xs.to(p))[:, 0]),
+                                cp.as_numpy(ref.leader_schedule(phi)), cp.as_numpy(twin.states[:, 0]),
+                                cp.as_numpy(ref.leader_schedule(ref.phi_star_table)), cp.as_numpy(b_start[:, 0]),
+                                plots / "leader_schedule.png", x_label,
+                                game.leader_action_names[0] if game.leader_action_names else "leader action b")
+        cp.plot_follower_policy(cp.as_numpy(xs[:, 0]), cp.as_numpy(learner.follower.median_action(xs.to(p))),
+                                game.action_names, cp.as_numpy(twin.states[:, 0]), cp.as_numpy(eq.pi @ twin.actions),
+                                plots / "follower_policy.png", x_label)
+        mf = learner.mean_field
+        cp.plot_density(float(mf()[0]), float(mf.covariance()[0, 0].sqrt()), cp.as_numpy(twin.z_values[:, 0]),
+                        cp.as_numpy(eq.mu), cp.as_numpy(eq_star.mu), run_dir / "mean_field.png",
+                        game.z_names[0] if game.z_names else "z")
+
+    def state_dict(self) -> dict:
+        return {"mu_warm": self.mu_warm}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.mu_warm = state["mu_warm"]

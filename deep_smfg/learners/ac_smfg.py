@@ -1,0 +1,64 @@
+"""AC-SMFG (the AC-SMFG paper's Algorithm 1 as reconstructed in docs/ac_smfg.md): four timescales.
+
+One iteration ``k`` on ``N`` batched chains (per process):
+
+1. occupancy chain: ``a ~ pi(.|s)``, ``b ~ phi(.|s)``, ``s' ~ P(.|s,a,b,mu_hat)`` (restart w.p. ``1 - gamma``);
+2. stationary chain: the same step from ``sbar``; ``zbar = g(sbar, abar, bbar)``;
+3. ``delta_f = r_f - tau log pi(a|s) + gamma V_f(s') - V_f(s)``, ``delta_l = r_l + gamma V_l(s') - V_l(s)``;
+4. critics ``V += beta_k delta`` (semi-gradient TD(0): SGD on ``1/2 (V(s) - target)^2``);
+5. follower ``theta += alpha_k delta_f grad log pi(a|s)``;
+6. mean field ``mu_hat <- Proj(mu_hat + xi_k (e_zbar - mu_hat))`` (SGD on ``1/2 ||mu_hat - e_zbar||^2``);
+   Gaussian (continuous games): ``m += xi_k (zbar - m)``, ``Sigma += xi_k ((zbar - m)(zbar - m)^T - Sigma)``;
+7. leader: a step along the estimated leader gradient (``algo.leader_gradient``; the paper's ``partial``:
+   ``omega += zeta_k delta_l grad log phi(b|s)``).
+
+Steps 1-2 are the game kind's (:mod:`.kinds`), the single backward pass and the four optimiser steps the
+base's (:mod:`.base`); batches average the same updates over the ``N`` chains.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..games.base import FiniteGame
+from ..games.continuous import ContinuousGame
+from .base import SampledLearner
+from .kinds import ModelSpec
+from .leader_gradients import make_leader_gradient
+from .schedules import TIMESCALES, check_timescales
+
+
+class ACSMFG(SampledLearner):
+    GROUPS = tuple(reversed(TIMESCALES))  # critic, follower, mean_field, leader: fastest to slowest
+
+    def __init__(self, game: FiniteGame | ContinuousGame, model: ModelSpec = ModelSpec(), *, step_sizes,
+                 leader_gradient: str = "partial", allow_any_step_order: bool = False, **learner):
+        super().__init__(game, model, step_sizes, **learner)
+        check_timescales(self.schedules, allow_any_step_order, self.optimizer_names)
+        self.follower, self.leader, self.critic_f, self.critic_l, self.mean_field = self.kind.modules(model)
+        self.leader_gradient = make_leader_gradient(leader_gradient, game)
+
+    def parameter_groups(self) -> dict[str, list]:
+        return {
+            "critic": list(self.critic_f.parameters()) + list(self.critic_l.parameters()),
+            "follower": list(self.follower.parameters()),
+            "mean_field": list(self.mean_field.parameters()),
+            "leader": list(self.leader.parameters()),
+        }
+
+    def losses(self) -> dict[str, torch.Tensor]:
+        t = self.transition()  # steps 1-2
+        tau, gamma = self.game.tau, self.game.gamma
+        with torch.no_grad():  # step 3
+            target_f = t.r_f - tau * t.logp_f + gamma * t.v_f_next
+            target_l = t.r_l + gamma * t.v_l_next
+            delta_f, delta_l = target_f - t.v_f, target_l - t.v_l
+        return {
+            "critic": 0.5 * ((t.v_f - target_f) ** 2).mean() + 0.5 * ((t.v_l - target_l) ** 2).mean(),  # step 4
+            "follower": -(delta_f * t.logp_f).mean(),  # step 5
+            "mean_field": self.mean_field.loss(t.z_bar),  # step 6
+            "leader": self.leader_gradient.loss(self, t, delta_l),  # step 7
+        }
+
+    def after_step(self) -> None:
+        self.mean_field.project_()

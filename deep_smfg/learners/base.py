@@ -1,0 +1,182 @@
+"""What every sampled learner shares: a LightningModule that owns the env, its optimiser groups and their
+decaying step sizes, the non-finite guard and the checkpointed chains.
+
+A learner subclass declares
+
+* ``GROUPS``: the names of its parameter groups (each gets its own optimiser and step size ``c/(k+1)^p``);
+* :meth:`parameter_groups`: the parameters of each group;
+* :meth:`losses`: one loss per group at iteration ``k``, every target detached.
+
+and the base runs one iteration: one backward pass over the sum of the losses (the groups' parameters
+are disjoint, so this is exact, and under DDP it is one gradient all-reduce), then one optimiser step per
+group with its step size at ``k``, then :meth:`after_step` (projections).
+
+Two ways to run:
+
+* under a Lightning ``Trainer`` (``deep-smfg train``): each ``training_step`` runs ``iterations_per_step``
+  iterations, never past :attr:`max_iterations`; evaluation, logging to W&B and plots are callbacks
+  (:mod:`deep_smfg.evaluation.callbacks`);
+* without one, :meth:`run_standalone` (tests, benchmarks, learned best responses): the same iterations,
+  with optimisers the learner builds itself and a plain ``backward``.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import lightning as L
+import torch
+from tensordict import TensorDictBase
+from torch import nn
+
+from ..games.base import FiniteGame
+from ..games.continuous import ContinuousGame
+from .kinds import ModelSpec, Transition, kind_of
+from .schedules import PowerSchedule
+
+
+class NonFiniteError(RuntimeError):
+    """A loss or parameter became NaN or infinite."""
+
+
+OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
+
+
+def as_schedules(step_sizes: Mapping[str, PowerSchedule | Mapping]) -> dict[str, PowerSchedule]:
+    """``{group: PowerSchedule}`` from schedules or ``{group: {c: .., p: ..}}`` config nodes."""
+    return {k: v if isinstance(v, PowerSchedule) else PowerSchedule(float(v["c"]), float(v.get("p", 0.5)))
+            for k, v in step_sizes.items()}
+
+
+class SampledLearner(L.LightningModule):
+    GROUPS: tuple[str, ...] = ()
+
+    def __init__(self, game: FiniteGame | ContinuousGame, model: ModelSpec, step_sizes: Mapping,
+                 optimizer: str | Mapping[str, str] = "sgd", n_envs: int = 64, occupancy_restart: bool = True,
+                 iterations_per_step: int = 1, seed: int = 0, log_every: int = 100):
+        super().__init__()
+        self.automatic_optimization = False
+        optimizers = dict(optimizer) if isinstance(optimizer, Mapping) else {name: optimizer for name in self.GROUPS}
+        if set(optimizers) != set(self.GROUPS) or not set(optimizers.values()) <= set(OPTIMIZERS):
+            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, or one per group {list(self.GROUPS)}; "
+                             f"got {optimizer!r}")
+        if n_envs < 1 or iterations_per_step < 1:
+            raise ValueError(f"n_envs and iterations_per_step must be >= 1, got {n_envs}, {iterations_per_step}")
+        self.schedules = as_schedules(step_sizes)
+        missing = set(self.GROUPS) - set(self.schedules)
+        if missing:
+            raise ValueError(f"step sizes missing for {sorted(missing)}")
+        self.game, self.model_spec, self.kind = game, model, kind_of(game)
+        self.optimizer_names, self.n_envs, self.occupancy_restart = optimizers, n_envs, occupancy_restart
+        self.iterations_per_step, self.seed, self.log_every = iterations_per_step, seed, max(1, log_every)
+        self.register_buffer("iteration", torch.zeros((), dtype=torch.long))
+        self.max_iterations: int | None = None  # training_step never runs past it (set by the train job)
+        self.env = None
+        self._td: TensorDictBase | None = None
+        self._pending_chain_state = None
+        self._standalone_optimizers: list[torch.optim.Optimizer] | None = None
+        self.last_transition: Transition | None = None
+
+    # ----- what a learner declares ---------------------------------------------------------------
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        raise NotImplementedError
+
+    def losses(self) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def after_step(self) -> None:
+        """After the optimiser steps (projections onto constraint sets)."""
+
+    # ----- the env and its chains ------------------------------------------------------------------
+    def setup(self, stage: str) -> None:
+        rank = self.trainer.global_rank if self._trainer is not None else 0
+        dtype = next(self.parameters()).dtype
+        self.env = self.kind.env(self.n_envs, self.occupancy_restart, self.device, dtype,
+                                 seed=self.seed * 1000 + rank)  # each rank its own chains
+
+    def transition(self) -> Transition:
+        """Steps 1-2 of docs/ac_smfg.md on both chains (the game's kind draws and evaluates)."""
+        if self._td is None:
+            self._td = (self.env.load_chain_state(self._pending_chain_state) if self._pending_chain_state is not None
+                        else self.env.reset())
+            self._pending_chain_state = None
+        t, self._td = self.kind.transition(self, self.env, self._td)
+        self.last_transition = t
+        return t
+
+    # ----- optimisers ------------------------------------------------------------------------------
+    def configure_optimizers(self):
+        groups = self.parameter_groups()
+        return [OPTIMIZERS[self.optimizer_names[name]](groups[name], lr=self.schedules[name](0)) for name in self.GROUPS]
+
+    def one_iteration(self) -> dict[str, torch.Tensor]:
+        k = int(self.iteration)
+        losses = self.losses()
+        total = sum(losses.values())
+        if not torch.isfinite(total):
+            raise NonFiniteError(self._nonfinite_message(k, {n: float(v.detach()) for n, v in losses.items()}))
+        if self._trainer is None:
+            optimizers = self._standalone_optimizers
+            for opt in optimizers:
+                opt.zero_grad()
+            total.backward()
+        else:
+            optimizers = self.optimizers()
+            for opt in optimizers:
+                opt.zero_grad()
+            self.manual_backward(total)
+        for opt, name in zip(optimizers, self.GROUPS):
+            for group in opt.param_groups:
+                group["lr"] = self.schedules[name](k)
+            opt.step()
+        self.after_step()
+        self.iteration += 1
+        return losses
+
+    def run_standalone(self, iterations: int) -> None:
+        """Run ``iterations`` iterations without a Lightning ``Trainer`` (no callbacks, no logging)."""
+        if self.env is None:
+            self.setup("fit")
+        if self._standalone_optimizers is None:
+            self._standalone_optimizers = self.configure_optimizers()
+        for _ in range(iterations):
+            self.one_iteration()
+
+    def _nonfinite_message(self, k: int, values: dict[str, float]) -> str:
+        callback = self._trainer.checkpoint_callback if self._trainer is not None else None
+        ckpt = (callback.last_model_path if callback is not None else "") or "none saved yet"
+        return f"non-finite loss at iteration {k}: {values}; stopping. The last good checkpoint: {ckpt}"
+
+    # ----- under a Trainer -------------------------------------------------------------------------
+    def on_train_batch_start(self, batch, batch_idx) -> int | None:
+        """``-1`` (Lightning: end this epoch) once :attr:`max_iterations` is reached: the last epoch may be short."""
+        if self.max_iterations is not None and int(self.iteration) >= self.max_iterations:
+            return -1
+        return None
+
+    def training_step(self, batch, batch_idx):
+        n = self.iterations_per_step
+        if self.max_iterations is not None:
+            n = min(n, self.max_iterations - int(self.iteration))
+        for _ in range(n):
+            losses = self.one_iteration()
+        for p in self.parameters():
+            if not torch.isfinite(p).all():
+                raise NonFiniteError(self._nonfinite_message(int(self.iteration), {"parameter": float("nan")}))
+        if n and int(self.iteration) % self.log_every < n:
+            self.log_dict({f"loss/{g}": float(v.detach()) for g, v in losses.items()}, on_step=True, prog_bar=False)
+            self.log("iteration", float(self.iteration), on_step=True, prog_bar=True)
+
+    # ----- checkpoints hold the chains (with their RNG) and the schedules (plain numbers) ----------
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["learner"] = {"chains": self.env.chain_state() if self.env is not None else None,
+                                 "schedules": {k: {"c": v.c, "p": v.p} for k, v in self.schedules.items()}}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        state = checkpoint["learner"]
+        self._pending_chain_state = state["chains"]
+        self.schedules = as_schedules(state["schedules"])
+        self._td = None
+
+    def final_parameters(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach().cpu().clone() for k, v in self.state_dict().items()}

@@ -1,0 +1,154 @@
+"""How agents act and how modules are evaluated: the one place where finite and continuous games differ.
+
+A learner holds five modules (:class:`Agents`: follower and leader policies, their critics, a mean field)
+and asks its game's kind (:func:`kind_of`) for
+
+* the modules a model config describes (:meth:`GameKind.modules`);
+* the TorchRL env over the game (:meth:`GameKind.env`);
+* one step of both chains with everything the losses read (:meth:`GameKind.transition`, steps 1-2 of
+  docs/ac_smfg.md): the actions drawn from the policies, the env's rewards and next states, and the
+  log-probabilities and values at them.
+
+Finite games evaluate every module once on the ``|S|`` state indices and index the tables (the same
+arithmetic as per-sample evaluation, far cheaper for ``N >> |S|``); continuous games (squashed-Gaussian
+policies, MLP critics, a Gaussian mean field) evaluate the networks per sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+from tensordict import TensorDictBase
+from torch import Tensor, nn
+
+from ..envs import ContinuousSMFGEnv, SMFGEnv, TwoChainEnv, split_chains, stack_chains
+from ..games.base import FiniteGame, sample_from_cdf
+from ..games.continuous import ContinuousGame
+from ..modules import CategoricalMeanField, build_critic, build_policy, continuous_modules
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What ``configs/model/*.yaml`` describes: the kinds of policy and critic and their sizes."""
+
+    policy: str = "tabular"
+    critic: str = "tabular"
+    hidden: tuple[int, ...] = (64, 64)
+    init_log_std: float = 0.0  # continuous policies: log sd of the pre-squash Gaussian at the start
+    covariance: str = "diag"  # Gaussian mean field: diag | full
+
+
+class Agents(Protocol):
+    """The modules a transition reads (a learner)."""
+
+    follower: nn.Module
+    leader: nn.Module
+    critic_f: nn.Module
+    critic_l: nn.Module
+    mean_field: nn.Module
+
+
+@dataclass
+class Transition:
+    """One step of the occupancy chain (``[N]`` rows), and the stationary chain's contributions ``z_bar``.
+
+    ``logp_*``, ``v_f``, ``v_l`` carry gradients; ``v_*_next`` are detached (TD targets)."""
+
+    s: Tensor
+    a: Tensor
+    b: Tensor
+    s_next: Tensor
+    z_bar: Tensor
+    r_f: Tensor
+    r_l: Tensor
+    logp_f: Tensor  # log pi(a | s)
+    logp_l: Tensor  # log phi(b | s)
+    v_f: Tensor
+    v_l: Tensor
+    v_f_next: Tensor
+    v_l_next: Tensor
+
+
+class GameKind(Protocol):
+    def modules(self, model: ModelSpec) -> tuple[nn.Module, nn.Module, nn.Module, nn.Module, nn.Module]:
+        """``(follower, leader, critic_f, critic_l, mean_field)``."""
+
+    def env(self, n_envs: int, occupancy_restart: bool, device, dtype: torch.dtype, seed: int) -> TwoChainEnv: ...
+
+    def transition(self, agents: Agents, env: TwoChainEnv, td: TensorDictBase) -> tuple[Transition, TensorDictBase]:
+        """Steps 1-2 from the root ``td``; returns the transition and the next root."""
+
+
+class FiniteKind:
+    """Indices for states and actions; tabular or MLP categorical policies over state indices."""
+
+    def __init__(self, game: FiniteGame):
+        self.game = game
+
+    def modules(self, model: ModelSpec):
+        game, S, coords = self.game, self.game.n_states, self.game.state_coords
+        return (build_policy(model.policy, S, game.n_actions, model.hidden, coords),
+                build_policy(model.policy, S, game.n_leader_actions, model.hidden, coords),
+                build_critic(model.critic, S, model.hidden, coords), build_critic(model.critic, S, model.hidden, coords),
+                CategoricalMeanField(game.n_z))
+
+    def env(self, n_envs, occupancy_restart, device, dtype, seed) -> SMFGEnv:
+        return SMFGEnv(self.game, n_envs, occupancy_restart, device=device, dtype=dtype, seed=seed)
+
+    def transition(self, agents: Agents, env: TwoChainEnv, td: TensorDictBase) -> tuple[Transition, TensorDictBase]:
+        env.set_mean_field(agents.mean_field())
+        states = torch.arange(self.game.n_states, device=env.device)
+        logp_f = torch.log_softmax(agents.follower(states), -1)  # tables [S, A], [S, B], [S]
+        logp_l = torch.log_softmax(agents.leader(states), -1)
+        v_f, v_l = agents.critic_f(states), agents.critic_l(states)
+        both = stack_chains(td["state"], td["state_bar"])
+        with torch.no_grad():
+            a = sample_from_cdf(logp_f.exp().cumsum(-1)[both], env.rng)
+            b = sample_from_cdf(logp_l.exp().cumsum(-1)[both], env.rng)
+        out, root = env.act(td, a, b)
+        (a, _), (b, _) = split_chains(a), split_chains(b)
+        s, s_next = td["state"], out["next", "state"]
+        return Transition(
+            s=s, a=a, b=b, s_next=s_next, z_bar=out["next", "z_bar"],
+            r_f=out["next", "reward_f"].squeeze(-1), r_l=out["next", "reward_l"].squeeze(-1),
+            logp_f=logp_f[s, a], logp_l=logp_l[s, b], v_f=v_f[s], v_l=v_l[s],
+            v_f_next=v_f[s_next].detach(), v_l_next=v_l[s_next].detach(),
+        ), root
+
+
+class ContinuousKind:
+    """Points in boxes; squashed-Gaussian policies scored at their pre-squash draws ``u``."""
+
+    def __init__(self, game: ContinuousGame):
+        self.game = game
+
+    def modules(self, model: ModelSpec):
+        return continuous_modules(self.game, model.policy, model.critic, model.hidden, model.init_log_std,
+                                  model.covariance)
+
+    def env(self, n_envs, occupancy_restart, device, dtype, seed) -> ContinuousSMFGEnv:
+        return ContinuousSMFGEnv(self.game, n_envs, occupancy_restart, device=device, dtype=dtype, seed=seed)
+
+    def transition(self, agents: Agents, env: TwoChainEnv, td: TensorDictBase) -> tuple[Transition, TensorDictBase]:
+        env.set_mean_field(agents.mean_field())
+        both = stack_chains(td["state"], td["state_bar"])
+        u_f, a = agents.follower.sample(both, env.rng)
+        u_l, b = agents.leader.sample(both, env.rng)
+        out, root = env.act(td, a, b)
+        (a, _), (b, _), (u_f, _), (u_l, _) = split_chains(a), split_chains(b), split_chains(u_f), split_chains(u_l)
+        s, s_next = td["state"], out["next", "state"]
+        v_f, v_f_next = split_chains(agents.critic_f(stack_chains(s, s_next)))  # one forward pass for s and s'
+        v_l, v_l_next = split_chains(agents.critic_l(stack_chains(s, s_next)))
+        return Transition(
+            s=s, a=a, b=b, s_next=s_next, z_bar=out["next", "z_bar"],
+            r_f=out["next", "reward_f"].squeeze(-1), r_l=out["next", "reward_l"].squeeze(-1),
+            logp_f=agents.follower.log_prob(s, u_f), logp_l=agents.leader.log_prob(s, u_l),
+            v_f=v_f, v_l=v_l, v_f_next=v_f_next.detach(), v_l_next=v_l_next.detach(),
+        ), root
+
+
+def kind_of(game: FiniteGame | ContinuousGame) -> GameKind:
+    """The kind that knows how ``game``'s agents act."""
+    return ContinuousKind(game) if isinstance(game, ContinuousGame) else FiniteKind(game)

@@ -1,0 +1,41 @@
+"""Leader-gradient estimators, chosen by ``algo.leader_gradient``: module ``<name>.py`` of this package
+defines the estimator and names it ``ESTIMATOR`` (see :mod:`.base`). Adding an estimator is adding a file."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from .base import LeaderGradient
+
+_NOT_ESTIMATORS = {"base"}
+
+
+def available() -> list[str]:
+    """The names ``algo.leader_gradient`` accepts."""
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name not in _NOT_ESTIMATORS)
+
+
+def _construct(name: str, game) -> LeaderGradient:
+    return importlib.import_module(f"{__name__}.{name}").ESTIMATOR(game)
+
+
+def make_leader_gradient(name: str, game) -> LeaderGradient:
+    """The estimator ``name`` for ``game``; a ``ValueError`` names the options that work for this game."""
+    if name not in available():
+        raise ValueError(f"unknown algo.leader_gradient {name!r}; valid: {', '.join(available())}")
+    try:
+        return _construct(name, game)
+    except ValueError as exc:
+        working = []
+        for other in available():
+            try:
+                _construct(other, game)
+                working.append(other)
+            except ValueError:
+                pass
+        raise ValueError(f"algo.leader_gradient={name} does not work for {game.name}: {exc}; "
+                         f"options that work: {', '.join(working)}") from exc
+
+
+__all__ = ["LeaderGradient", "available", "make_leader_gradient"]

@@ -1,0 +1,28 @@
+"""Silence the libraries' noise that says nothing about a run, at its source, before a job starts:
+
+* Lightning's advertisement for litlogger (an INFO record of ``lightning.pytorch.utilities.rank_zero``);
+* a deprecation warning that Lightning's pytree helpers trigger in torch (``LeafSpec``);
+* W&B's notice about its deprecated ``anonymous`` setting, which Lightning's ``WandbLogger`` passes.
+
+Anything else the libraries say still reaches the user.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+_DROPPED = ("litlogger",)
+
+
+class _DropAdverts(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not any(text in record.getMessage() for text in _DROPPED)
+
+
+def install() -> None:
+    log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if not any(isinstance(f, _DropAdverts) for f in log.filters):
+        log.addFilter(_DropAdverts())
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated")
+    warnings.filterwarnings("ignore", message=r".*anonymous.*", module=r"wandb.*")
