@@ -1,47 +1,90 @@
-"""``deep-smfg solve``: the exact lower level at the uniform leader and the reference ``Phi*``."""
+"""``deep-smfg solve``: a chosen exact-model solver at the uniform leader, the exact lower level and ``Phi*``.
+
+The solver (``configs/solver/<name>.yaml``, docs/solvers.md) runs through ``solvers.run_solver``; its
+history goes to ``metrics.csv`` and ``convergence.png``. The summary's reference fields (``phi_uniform``,
+``exploitability``, ``equilibrium_mean_field``, the gradients, ``phi_star``) come from ``exact``, as before.
+"""
 
 from __future__ import annotations
 
 import time
 
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from . import exact
-from .config import ConfigError, dtype_of, game_kwargs
-from .evaluation.plots import plot_curves, plot_mean_field
+from .config import ConfigError, dtype_of, game_kwargs, locate
+from .evaluation.plots import plot_curves, plot_mean_field, plot_solver_convergence
 from .games import FiniteGame, make_game
-from .run_folder import make_run_dir, write_summary
+from .run_folder import make_run_dir, write_history, write_summary
+from .solvers import Solver, run_solver
+from .solvers.base import default_tols
+
+# run_solver's knobs, shared by every solver (configs/solve.yaml); the other keys of a solver node are its own
+LOOP_KEYS = ("tol", "mean_field_tol", "max_iter", "record_every")
 
 
-def run_solve(cfg: DictConfig) -> str:
+def make_solver(node: DictConfig) -> tuple[Solver, dict]:
+    """The solver class named by ``node._target_``, built from the node's other keys, and the loop's knobs."""
+    params = OmegaConf.to_container(node, resolve=True)
+    target = params.pop("_target_")
+    loop = {k: params.pop(k) for k in LOOP_KEYS}
+    cls = locate(target, "solver._target_")
+    if not (isinstance(cls, type) and issubclass(cls, Solver)):
+        raise ConfigError(f"solver._target_ {target!r} is not a deep_smfg.solvers.Solver")
+    try:
+        solver = cls(**params)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"solver {cls.name}: {exc}") from exc
+    if loop["max_iter"] < 1 or loop["record_every"] < 1:
+        raise ConfigError(f"solver.max_iter and solver.record_every must be >= 1, got {loop['max_iter']} and "
+                          f"{loop['record_every']}")
+    return solver, loop
+
+
+def _checked(cfg: DictConfig) -> tuple[str, FiniteGame, torch.dtype, Solver, dict]:
+    """The game, dtype, solver and loop knobs of ``cfg``, or a :class:`ConfigError` (nothing written yet)."""
     name, params = game_kwargs(cfg.game)
-    game = make_game(name, **params)  # validates the game before anything is written
+    game = make_game(name, **params)
     if not isinstance(game, FiniteGame):
         raise ConfigError(f"solve handles finite games; {name} is continuous (deep-smfg train game={name} "
                           "solves its discretised twin as the reference)")
     dtype = dtype_of(cfg.dtype)
     if cfg.leader != "uniform":
         raise ConfigError(f"leader must be 'uniform' (the only preset for now), got {cfg.leader!r}")
-    if cfg.solver.damping is not None and not 0 < cfg.solver.damping <= 1:
-        raise ConfigError(f"solver.damping must lie in (0, 1], got {cfg.solver.damping}")
+    solver, loop = make_solver(cfg.solver)
+    for key, default in zip(("tol", "mean_field_tol"), default_tols(dtype)):
+        loop[key] = default if loop[key] is None else loop[key]
+    return name, game, dtype, solver, loop
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Everything :func:`run_solve` checks before it writes (a sweep checks every job first: deep_smfg/cli.py)."""
+    _checked(cfg)
+
+
+def run_solve(cfg: DictConfig) -> str:
+    name, game, dtype, solver, loop = _checked(cfg)
     torch.set_num_threads(int(cfg.threads))
     run_dir = make_run_dir(cfg, "solve", name)
 
-    solver_kw = dict(damping=cfg.solver.damping, tol=cfg.solver.tol, max_iter=cfg.solver.max_iter)
-    t0 = time.perf_counter()
     phi = game.uniform_leader(dtype)
-    eq = exact.solve_equilibrium(game, phi, **solver_kw)
+    run = run_solver(solver, game, phi, loop["max_iter"], tol=loop["tol"], mean_field_tol=loop["mean_field_tol"],
+                     record_every=loop["record_every"])
+    t0 = time.perf_counter()
+    eq = exact.solve_equilibrium(game, phi)  # the reference the solver is checked against
     grad = exact.stackelberg_gradient(game, phi, eq=eq)
     exploit = exact.follower_exploitability(game, eq.pi, phi)
     solve_seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
-    opt = exact.reference_leader_optimum(
-        game, n_starts=cfg.optimum.n_starts, n_steps=cfg.optimum.n_steps, lr=cfg.optimum.lr, seed=cfg.optimum.seed, dtype=dtype
-    )
+    opt = exact.reference_leader_optimum(game, n_starts=cfg.optimum.n_starts, n_steps=cfg.optimum.n_steps,
+                                         lr=cfg.optimum.lr, seed=cfg.optimum.seed, dtype=dtype)
     opt_seconds = time.perf_counter() - t0
-    eq_star = exact.solve_equilibrium(game, opt.phi, **solver_kw)
+    eq_star = exact.solve_equilibrium(game, opt.phi)
 
+    write_history(run.history, f"{name}: {solver.name}", run_dir)
+    plot_solver_convergence(run.history, run_dir / "convergence.png", f"{name}: {solver.name}, uniform leader",
+                     tol=loop["tol"], mean_field_tol=loop["mean_field_tol"])
     plot_mean_field(game, eq.mu, run_dir / "mean_field.png", f"{name}: equilibrium mean field, uniform leader")
     if not game.is_nash:
         plot_mean_field(game, eq_star.mu, run_dir / "mean_field_optimum.png", f"{name}: equilibrium mean field at Phi*",
@@ -51,6 +94,12 @@ def run_solve(cfg: DictConfig) -> str:
     summary = {
         "game": name,
         "leader": cfg.leader,
+        "solver": solver.name,
+        "solver_iterations": run.iterations,
+        "solver_converged": run.converged,
+        "final_exploitability": run.final_exploitability,
+        "final_mean_field_gap": run.history[-1]["mean_field_gap"],
+        "seconds_solver": run.seconds,
         "phi_uniform": grad.value,
         "phi_star": opt.value,
         "exploitability": exploit,
@@ -64,6 +113,8 @@ def run_solve(cfg: DictConfig) -> str:
         "seconds_optimum": opt_seconds,
         "run_dir": str(run_dir),
     }
+    if torch.equal(run.state.phi, phi):  # a Stackelberg solver moves phi: its mean field answers another leader
+        summary["solver_mean_field_error"] = exact.mean_field_error(run.state.mu, eq.mu)
     if not game.is_nash:
         summary["optimum_leader"] = opt.phi
     if game.market is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -32,6 +33,7 @@ def test_game_config_lists_every_parameter_with_the_factory_default(name):
         (["solve", "game=market_entrance", "game.fees=[]"], "fees must hold at least one value"),
         (["solve", "dtype=float16"], "dtype must be one of"),
         (["solve", "solver.damping=2"], "damping must lie in (0, 1], got 2"),
+        (["solve", "solver=nope"], "damped_fixed_point"),  # lists the available solver configs
         (["frobnicate"], "valid commands"),
         (["solve", "game=continuous_pricing"], "solve handles finite games"),
         (["train", "game=continuous_pricing", "model=tabular"], "continuous games need model=squashed_gaussian"),
@@ -48,11 +50,13 @@ def test_bad_input_is_rejected_with_a_message_and_writes_nothing(tmp_path, capsy
 
 def test_solve_writes_a_run_folder_and_prints_the_summary_last(tmp_path, capsys):
     run_dir = tmp_path / "run"
-    assert main(["solve", "game=congestion_toll", "optimum.n_starts=2", "optimum.n_steps=40", f"run_dir={run_dir}"]) == 0
+    args = ["solve", "game=congestion_toll", "optimum.n_starts=2", "optimum.n_steps=40", f"run_dir={run_dir}"]
+    assert main(args) == 0
     last_line = capsys.readouterr().out.strip().splitlines()[-1]
     summary = json.loads(last_line)
     assert summary == json.loads((run_dir / "summary.json").read_text())
-    assert {"config.yaml", "summary.json", "mean_field.png", "leader_ascent.png"} <= {p.name for p in run_dir.iterdir()}
+    assert {"config.yaml", "summary.json", "mean_field.png", "leader_ascent.png", "metrics.csv",
+            "convergence.png"} <= {p.name for p in run_dir.iterdir()}
     assert OmegaConf.load(run_dir / "config.yaml").game.name == "congestion_toll"
     from deep_smfg.games import make_game
 
@@ -62,12 +66,15 @@ def test_solve_writes_a_run_folder_and_prints_the_summary_last(tmp_path, capsys)
     assert summary["phi_star"] >= summary["phi_uniform"]
     assert abs(summary["exploitability"]) < 1e-8
 
-
-def test_algo_config_step_sizes_equal_the_code_defaults():
-    from deep_smfg.algorithms.schedules import DEFAULT_SCHEDULES
-
-    algo = OmegaConf.load(CONFIGS / "algo" / "ac_smfg.yaml")
-    assert {k: (v.c, v.p) for k, v in algo.step_sizes.items()} == {k: (s.c, s.p) for k, s in DEFAULT_SCHEDULES.items()}
+    # the solver's history: one row per step, ending where the summary says
+    assert (summary["solver"], summary["solver_converged"]) == ("damped_fixed_point", True)
+    with open(run_dir / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["iteration"]) for r in rows] == list(range(1, summary["solver_iterations"] + 1))
+    assert float(rows[-1]["exploitability"]) == pytest.approx(summary["final_exploitability"], rel=1e-7, abs=1e-15)
+    assert float(rows[0]["exploitability"]) > 1e-2 and summary["final_exploitability"] < 1e-12
+    assert float(rows[-1]["leader_objective"]) == pytest.approx(summary["phi_uniform"], abs=1e-7)  # 8 digits
+    assert summary["solver_mean_field_error"] < 1e-9
 
 
 def test_train_defaults_follow_the_game_kind():

@@ -62,3 +62,26 @@ def plot_curves(curves: Mapping[str, Sequence[float]], path: Path, xlabel: str, 
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)
+
+
+def plot_solver_convergence(history: list[dict[str, float]], path: Path, title: str, tol: float | None = None,
+                     mean_field_tol: float | None = None) -> Path:
+    """The two figures the loop stops on, exploitability and ``||mu_k - Gamma(pi_k)||_1``, per recorded iteration,
+    with their tolerances dashed; values <= 0 (round-off at the float64 floor) are left out of the log axis."""
+    its = [h["iteration"] for h in history]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    marker = "." if len(its) < 50 else None
+    for key, label, limit in (("exploitability", "exploitability", tol),
+                              ("mean_field_gap", "||mu_k - Gamma(pi_k)||_1", mean_field_tol)):
+        (line,) = ax.plot(its, [h[key] for h in history], label=label, marker=marker)
+        if limit is not None:
+            ax.axhline(limit, color=line.get_color(), linestyle="--", linewidth=1, alpha=0.6, label=f"tol {limit:.0e}")
+    ax.set_yscale("log", nonpositive="mask")
+    ax.set_xlabel("iteration")
+    ax.set_title(title)
+    ax.legend()
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)

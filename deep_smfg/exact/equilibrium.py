@@ -85,6 +85,29 @@ def _default_tol(dtype: torch.dtype) -> float:
     return 1e-11 if dtype == torch.float64 else 1e-5
 
 
+@dataclass
+class FixedPointStep:
+    """One evaluation of the fixed-point map at ``mu``: ``BR(phi, mu)`` and ``Gamma(BR(phi, mu), phi, mu)``."""
+
+    best_response: SoftValues  # .pi = BR(phi, mu), .V its soft values (the next warm start)
+    induced: Tensor  # Gamma(BR(phi, mu), phi, mu), [Z]
+    residual: float  # ||Gamma(BR(phi, mu), phi, mu) - mu||_1
+
+
+def fixed_point_step(game: FiniteGame, phi: Tensor, mu: Tensor, V0: Tensor | None = None) -> FixedPointStep:
+    """``BR(phi, mu)`` (warm-started from ``V0``) and the mean field it induces; raises
+    :class:`StationaryDistributionError` when the chain it induces has no unique stationary law."""
+    mdp = follower_mdp(game, phi, mu)
+    br = soft_best_response(mdp.r_phi, mdp.P_phi, game.gamma, game.tau, V0=V0)
+    new = gamma_map(game, br.pi, phi, mdp.P)
+    return FixedPointStep(best_response=br, induced=new, residual=(new - mu).abs().sum().item())
+
+
+def damped_update(mu: Tensor, induced: Tensor, damping: float) -> Tensor:
+    """``(1 - lambda) mu + lambda Gamma``: one damped move of the mean field towards the induced one."""
+    return (1 - damping) * mu + damping * induced
+
+
 def solve_equilibrium(
     game: FiniteGame,
     phi: Tensor,
@@ -108,21 +131,19 @@ def solve_equilibrium(
         V = None
         residual = float("inf")
         for it in range(1, max_iter + 1):
-            mdp = follower_mdp(game, phi, mu)
-            br = soft_best_response(mdp.r_phi, mdp.P_phi, game.gamma, game.tau, V0=V)
-            V = br.V
             try:
-                new = gamma_map(game, br.pi, phi, mdp.P)
+                step = fixed_point_step(game, phi, mu, V0=V)
             except StationaryDistributionError as exc:  # an iterate so extreme the chain degenerates
                 raise EquilibriumNotConverged(
                     f"{game.name}: the mean-field fixed point diverged at iteration {it} (last residual "
                     f"||Gamma(mu) - mu||_1 = {residual:.3e}, damping {damping}): {exc}; try a smaller damping",
                     residual,
                 ) from exc
-            residual = (new - mu).abs().sum().item()
+            V, residual = step.best_response.V, step.residual
             if residual < tol:
-                return Equilibrium(pi=br.pi, mu=mu, values=br, residual=residual, iterations=it)
-            mu = (1 - damping) * mu + damping * new
+                return Equilibrium(pi=step.best_response.pi, mu=mu, values=step.best_response, residual=residual,
+                                   iterations=it)
+            mu = damped_update(mu, step.induced, damping)
     raise EquilibriumNotConverged(
         f"{game.name}: the mean-field fixed point did not converge: residual ||Gamma(mu) - mu||_1 = "
         f"{residual:.3e} > tol {tol:.1e} after {max_iter} iterations with damping {damping}; "

@@ -1,34 +1,35 @@
 """The game registry: ``make_game(name, **params)`` builds any built-in game by name.
 
-``GAMES`` holds the finite games, ``CONTINUOUS_GAMES`` the continuous ones (each has a discretised twin).
+A game is one module of this package whose ``GAME`` is its factory (``games/<name>.py``, ``GAME = make_<name>``):
+adding a game adds a file. ``GAMES`` holds the finite games, ``CONTINUOUS_GAMES`` the continuous ones.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
+import typing
 from typing import Callable
 
 from .base import FiniteGame, GameDefinitionError, sample_categorical
 from .continuous import ContinuousGame
-from .continuous_pricing import make_continuous_pricing
-from .equilibrium_pricing import make_equilibrium_pricing
-from .four_rooms import make_four_rooms
 from .market import Market
-from .market_entrance import make_market_entrance
-from .shop_positioning import make_shop_positioning
-from .verification import make_congestion_toll
 
-GAMES: dict[str, Callable[..., FiniteGame]] = {
-    "equilibrium_pricing": make_equilibrium_pricing,
-    "shop_positioning": make_shop_positioning,
-    "market_entrance": make_market_entrance,
-    "four_rooms": make_four_rooms,
-    "congestion_toll": make_congestion_toll,
-}
 
-CONTINUOUS_GAMES: dict[str, Callable[..., ContinuousGame]] = {
-    "continuous_pricing": make_continuous_pricing,
-}
+def _discover() -> tuple[dict[str, Callable[..., FiniteGame]], dict[str, Callable[..., ContinuousGame]]]:
+    """Every module of this package that defines ``GAME`` (its factory) is a game named after the module;
+    the factory's return annotation says whether it is finite or continuous."""
+    finite, continuous = {}, {}
+    for info in pkgutil.iter_modules(__path__):
+        factory = getattr(importlib.import_module(f"{__name__}.{info.name}"), "GAME", None)
+        if factory is not None:
+            kind = typing.get_type_hints(factory)["return"]
+            (continuous if kind is ContinuousGame else finite)[info.name] = factory
+    return finite, continuous
+
+
+GAMES, CONTINUOUS_GAMES = _discover()
 
 
 def is_continuous(name: str) -> bool:

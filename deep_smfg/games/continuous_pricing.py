@@ -96,3 +96,6 @@ def make_continuous_pricing(
         info=dict(leader=leader, p_target=p_target, kappa=kappa, w_price=w_price, w_stake=w_stake, noise=noise),
         market=Market(price, p_target),
     )
+
+
+GAME = make_continuous_pricing  # the registry (deep_smfg/games/__init__.py) finds games by this name

@@ -111,3 +111,6 @@ def make_equilibrium_pricing(
         info=dict(leader=leader, p_target=p_target, kappa=kappa, w_price=w_price, w_stake=w_stake, subsidies=b.flatten().tolist()),
         market=Market(price, p_target),
     )
+
+
+GAME = make_equilibrium_pricing  # the registry (deep_smfg/games/__init__.py) finds games by this name

@@ -93,3 +93,6 @@ def room_masses(mu: torch.Tensor) -> list[float]:
         if r is not None:
             masses[r] += float(mu[i])
     return masses
+
+
+GAME = make_four_rooms  # the registry (deep_smfg/games/__init__.py) finds games by this name

@@ -66,3 +66,6 @@ def make_market_entrance(
         leader_action_labels=[f"fee {f}" for f in fees], z_labels=["out", "L", "R"],
         info=dict(v_L=v_L, v_R=v_R, switch_cost=switch_cost, fees=list(fees), leader=leader, w_L=w_L, w_R=w_R, noise=noise),
     )
+
+
+GAME = make_market_entrance  # the registry (deep_smfg/games/__init__.py) finds games by this name

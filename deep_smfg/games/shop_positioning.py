@@ -68,3 +68,6 @@ def make_shop_positioning(
         state_coords=torch.stack([x.to(f64), torch.zeros(n, dtype=f64)], -1),
         info=dict(n=n, noise=noise, revenue=revenue, crowd=crowd, move_cost=move_cost, fees=list(fees), spread=spread),
     )
+
+
+GAME = make_shop_positioning  # the registry (deep_smfg/games/__init__.py) finds games by this name

@@ -95,3 +95,6 @@ class CongestionTollClosedForm:
             lo, hi = (lo, b) if self.phi_value(a) > self.phi_value(b) else (a, hi)
         p = 0.5 * (lo + hi)
         return p, self.phi_value(p)
+
+
+GAME = make_congestion_toll  # the registry (deep_smfg/games/__init__.py) finds games by this name
