@@ -2,7 +2,8 @@
 
 * Lightning's advertisement for litlogger (an INFO record of ``lightning.pytorch.utilities.rank_zero``);
 * a deprecation warning that Lightning's pytree helpers trigger in torch (``LeafSpec``);
-* W&B's notice about its deprecated ``anonymous`` setting, which Lightning's ``WandbLogger`` passes.
+* W&B's warning about its deprecated ``anonymous`` setting, which Lightning's ``WandbLogger`` passes to
+  ``wandb.init`` even when unset (:func:`drop_wandb_anonymous` removes the argument).
 
 Anything else the libraries say still reaches the user.
 """
@@ -25,4 +26,9 @@ def install() -> None:
     if not any(isinstance(f, _DropAdverts) for f in log.filters):
         log.addFilter(_DropAdverts())
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated")
-    warnings.filterwarnings("ignore", message=r".*anonymous.*", module=r"wandb.*")
+
+
+def drop_wandb_anonymous(logger) -> None:
+    """Lightning 2.6's ``WandbLogger`` always passes ``anonymous=None`` to ``wandb.init``, which W&B 0.31 warns
+    about whatever its value; the logger keeps the init arguments in ``_wandb_init`` until the run starts."""
+    logger._wandb_init.pop("anonymous", None)

@@ -56,8 +56,10 @@ def make_loggers(cfg: DictConfig, run_dir: Path) -> list:
         from lightning.pytorch.loggers import WandbLogger
 
         os.environ.setdefault("WANDB_SILENT", "true")
-        return [WandbLogger(project=cfg.logger.project, save_dir=str(run_dir), mode=cfg.logger.mode,
-                            name=run_dir.name, config=OmegaConf.to_container(cfg, resolve=True))]
+        logger = WandbLogger(project=cfg.logger.project, save_dir=str(run_dir), mode=cfg.logger.mode,
+                             name=run_dir.name, config=OmegaConf.to_container(cfg, resolve=True))
+        quiet.drop_wandb_anonymous(logger)
+        return [logger]
     if kind == "csv":
         from lightning.pytorch.loggers import CSVLogger
 

@@ -92,3 +92,30 @@ def test_a_run_that_ends_worse_than_it_started_is_flagged():
     (warning,) = regressions(history, watch)
     assert warning.startswith("follower_exploitability ended worse than it started: 1 at iteration 0, 3 at iteration 100")
     assert regressions(history[:1], watch) == []
+
+
+def test_total_exact_is_the_exact_stackelberg_gradient_in_the_leaders_logits():
+    from deep_smfg import exact
+
+    game = make_game("equilibrium_pricing", leader="incentive")
+    m = ACSMFG(game, step_sizes={g: PowerSchedule(0.1) for g in ACSMFG.GROUPS}, leader_gradient="total_exact",
+               n_envs=4, seed=0).double()
+    with torch.no_grad():
+        m.leader.theta.copy_(0.5 * torch.randn_like(m.leader.theta))
+    m.setup("fit")
+    t = m.transition()
+    (got,) = torch.autograd.grad(m.leader_gradient.loss(m, t, torch.zeros(4, dtype=torch.float64)), m.leader.theta)
+    phi = torch.softmax(m.leader.theta.detach(), -1)
+    expected = -exact.logit_gradient(phi, exact.stackelberg_gradient(game, phi).total)  # at mu*(phi), solved afresh
+    assert float((got - expected).norm() / expected.norm()) < 1e-6
+    # ... and it is not the partial gradient, which is blind here (cosine 0.2 at the uniform leader)
+    partial = -exact.logit_gradient(phi, exact.stackelberg_gradient(game, phi).partial)
+    assert exact.cosine(got, partial) < 0.9
+
+
+def test_total_exact_is_refused_on_a_continuous_game_naming_what_works(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "algo.leader_gradient=total_exact", *QUIET, f"run_dir={tmp_path / 'run'}"]) == 2
+    err = capsys.readouterr().err
+    assert "total_exact needs a finite game" in err and "options that work: partial" in err
+    assert not (tmp_path / "run").exists()

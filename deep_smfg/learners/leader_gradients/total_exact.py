@@ -1,0 +1,40 @@
+"""The total Stackelberg gradient from the exact model (finite games): the upper bound for any estimator.
+
+At iteration ``k`` the leader's table ``phi_k[s, b] = softmax(omega_k(s))_b`` is handed to
+``exact.stackelberg_gradient``, which solves the lower level *exactly* for ``phi_k`` and differentiates
+``Phi(phi) = J_l(phi; pi*(phi), mu*(phi))`` implicitly (docs/model.md). The loss ``-sum_{s,b} G[s, b] phi[s, b]``
+with ``G = dPhi/dphi(phi_k)`` held fixed has gradient ``-dPhi/domega`` in the leader's parameters.
+
+Where it is evaluated: at the exact equilibrium ``(pi*(phi_k), mu*(phi_k))`` of the current leader, not at the
+learned follower and mean field. ``dPhi/dphi`` is only defined there (the implicit function theorem
+differentiates the equilibrium map), and it is the direction the learned lower level is converging to; the
+learner's own follower and mean field still learn from samples and are measured as before. The exact solve
+starts from the learned mean field (deterministic in the learner's state, so a resumed run stays identical).
+Cost: one exact equilibrium and one Jacobian of size ``|S| + |Z|`` per iteration; no samples.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ... import exact
+from ...games.base import FiniteGame
+from ...modules.policies import policy_table
+from ..kinds import Transition
+
+
+class TotalExact:
+    def __init__(self, game) -> None:
+        if not isinstance(game, FiniteGame):
+            raise ValueError("total_exact needs a finite game with a known model (the exact solvers read its tensors)")
+        self.game = game
+
+    def loss(self, learner, t: Transition, delta_l: Tensor) -> Tensor:
+        phi = policy_table(learner.leader)  # [S, B], differentiable in the leader's parameters
+        mu0 = learner.mean_field().detach().to(device="cpu", dtype=torch.float64)
+        grad = exact.stackelberg_gradient(self.game, phi.detach().to(device="cpu", dtype=torch.float64), mu0=mu0)
+        return -(grad.total.to(phi) * phi).sum()
+
+
+ESTIMATOR = TotalExact
