@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test test-slow bench clean
+.PHONY: setup run test test-slow lint check-wheel bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -24,6 +24,14 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow $(ARGS)
+
+# pyflakes, pycodestyle, isort and bugbear rules (pyproject.toml)
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+# The wheel, installed into a fresh environment, runs from outside the tree (docs/installing.md; 1-1.5 min).
+check-wheel:
+	PY=$(PY) bash scripts/check_wheel.sh
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_exact.py

@@ -1,33 +1,54 @@
-"""The ``deep-smfg`` command: ``deep-smfg COMMAND [hydra overrides...]``.
+"""The ``deep-smfg`` command: ``deep-smfg COMMAND [-m] [hydra overrides...]``.
 
 Commands: ``solve`` (exact lower level and reference ``Phi*`` of a finite game) and ``train``
-(learning runs, once available). Configs are composed with Hydra's compose API from the
-repository's ``configs/`` folder (or ``$DEEP_SMFG_CONFIG_DIR``), so that a run that fails
-validation writes nothing.
+(learning runs, once available). Configs are composed with Hydra's compose API from the package
+``deep_smfg.configs`` (the repository's ``configs/`` folder, shipped in the wheel; docs/installing.md)
+or ``$DEEP_SMFG_CONFIG_DIR``, so that a run that fails validation writes nothing. ``-m`` / ``--multirun``
+runs a sweep: one job per combination of comma-separated values (deep_smfg/sweep.py, docs/sweeps.md).
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import sys
+from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Callable
 
 from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
 from hydra.errors import HydraException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
+from . import sweep
 from .config import ConfigError
 from .games import GameDefinitionError, game_parameters, is_continuous
 
+CONFIG_DIR_ENV = "DEEP_SMFG_CONFIG_DIR"
+MULTIRUN_FLAGS = ("-m", "--multirun")
+
 
 def config_dir() -> Path:
-    env = os.environ.get("DEEP_SMFG_CONFIG_DIR")
-    path = Path(env) if env else Path(__file__).resolve().parent.parent / "configs"
+    """The config folder: ``$DEEP_SMFG_CONFIG_DIR`` if set, else the installed package ``deep_smfg.configs``.
+
+    In an editable install that package is the repository's ``configs/`` itself (pyproject.toml maps it).
+    """
+    env = os.environ.get(CONFIG_DIR_ENV)
+    path = Path(env) if env else _packaged_config_dir()
     if not path.is_dir():
-        raise ConfigError(f"config folder {path} not found; set DEEP_SMFG_CONFIG_DIR to the repository's configs/")
+        raise ConfigError(f"config folder {path} not found; set {CONFIG_DIR_ENV} to a folder laid out like configs/")
     return path
+
+
+def _packaged_config_dir() -> Path:
+    try:
+        return Path(str(resources.files("deep_smfg.configs")))
+    except ModuleNotFoundError as exc:  # an editable install made before the configs became a package
+        raise ConfigError(f"the package deep_smfg.configs is not installed; reinstall (make setup) or set "
+                          f"{CONFIG_DIR_ENV}") from exc
 
 
 def _compose(command: str, overrides: list[str]) -> DictConfig:
@@ -36,19 +57,21 @@ def _compose(command: str, overrides: list[str]) -> DictConfig:
 
 
 FINITE_TRAIN_DEFAULTS = {"algo": "ac_smfg", "model": "tabular"}
+FINITE_ALGO_FOR_MODEL = {"mlp": "ac_smfg_neural"}  # networks need Adam (docs/ac_smfg.md, options)
 
 
 def compose_config(command: str, overrides: list[str]) -> DictConfig:
     """Compose ``configs/<command>.yaml`` with ``overrides``; bad keys get the list of valid ones.
 
     ``train`` on a finite game takes ``FINITE_TRAIN_DEFAULTS`` for the groups the user did not choose
-    (the file's defaults are the continuous main job's).
+    (the file's defaults are the continuous main job's), and the algo that suits the chosen model.
     """
     try:
         cfg = _compose(command, overrides)
         if command == "train" and not is_continuous(cfg.game.name):
-            chosen = {o.lstrip("+~").split("=", 1)[0] for o in overrides}
-            extra = [f"{g}={v}" for g, v in FINITE_TRAIN_DEFAULTS.items() if g not in chosen]
+            chosen = {o.lstrip("+~").split("=", 1)[0]: o.split("=", 1)[-1] for o in overrides}
+            defaults = dict(FINITE_TRAIN_DEFAULTS, algo=FINITE_ALGO_FOR_MODEL.get(chosen.get("model"), "ac_smfg"))
+            extra = [f"{g}={v}" for g, v in defaults.items() if g not in chosen]
             if extra:
                 cfg = _compose(command, extra + overrides)
         return cfg
@@ -74,24 +97,70 @@ def _explain(exc: Exception, command: str, overrides: list[str]) -> str:
     return msg
 
 
-def _commands() -> dict[str, Callable[[DictConfig], str]]:
-    from .solve import run_solve
+@dataclass(frozen=True)
+class Command:
+    """A job: ``check(cfg)`` raises :class:`ConfigError` for anything ``run(cfg)`` would refuse, before it writes;
+    ``run(cfg)`` writes the run folder and returns the summary line."""
 
-    commands: dict[str, Callable[[DictConfig], str]] = {"solve": run_solve}
-    try:
-        from .train import run_train
-
-        commands["train"] = run_train
-    except ImportError:  # training not installed in this build
-        pass
-    return commands
+    check: Callable[[DictConfig], None]
+    run: Callable[[DictConfig], str]
 
 
-USAGE = "usage: deep-smfg {solve,train} [key=value ...]   (e.g. deep-smfg solve game=four_rooms)"
+def _commands() -> dict[str, Command]:
+    from . import solve, train
+
+    return {"solve": Command(solve.check_config, solve.run_solve),
+            "train": Command(train.check_config, train.run_train)}
+
+
+def expand_overrides(command: str, overrides: list[str]) -> list[sweep.Job]:
+    """The jobs of a sweep; Hydra's config loader lists a group's options for ``glob(...)`` sweeps."""
+    with initialize_config_dir(config_dir=str(config_dir()), version_base=None, job_name=command):
+        try:
+            return sweep.expand(overrides, GlobalHydra.instance().config_loader())
+        except HydraException as exc:
+            raise ConfigError(str(exc)) from exc
+
+
+def checked_config(command: str, overrides: list[str], job: Command) -> DictConfig:
+    """A sweep job's config, composed and checked (``job.check``, a single-process trainer) before any job runs."""
+    cfg = compose_config(command, overrides)
+    job.check(cfg)
+    trainer = cfg.get("trainer")
+    if trainer is not None and (trainer.devices != 1 or "ddp" in str(trainer.strategy)):
+        # Lightning's DDP re-runs the whole command line once per extra rank: that would re-run the sweep
+        raise ConfigError("a sweep runs its jobs one by one in this process; run multi-process trainers "
+                          "(trainer=ddp_*) without -m")
+    return cfg
+
+
+def run_sweep(command: str, overrides: list[str], job: Command) -> int:
+    """``-m``: check every job, run them one after another, write and print the sweep's tables.
+
+    Returns 0 when every job finished, 1 when any failed (its status column says why).
+    """
+    jobs = expand_overrides(command, overrides)
+    sweep_dir, cfgs = sweep.plan(jobs, lambda job_overrides: checked_config(command, job_overrides, job), command)
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    results = sweep.run_jobs(jobs, cfgs, job.run)
+    print(sweep.write_summary(sweep_dir, results, "deep-smfg " + shlex.join([command, "-m", *overrides])))
+    print(f"sweep folder: {sweep_dir}")
+    failed = [r for r in results if not r.ok]
+    if failed:
+        print(f"error: {len(failed)} of {len(results)} jobs failed (status column of {sweep_dir / 'sweep.csv'})",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+USAGE = ("usage: deep-smfg {solve,train} [-m|--multirun] [key=value ...]   (e.g. deep-smfg solve game=four_rooms;\n"
+         "       deep-smfg train -m seed=0,1,2 game=shop_positioning runs one job per value: docs/sweeps.md)")
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    multirun = any(arg in MULTIRUN_FLAGS for arg in argv)
+    argv = [arg for arg in argv if arg not in MULTIRUN_FLAGS]
     commands = _commands()
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)
@@ -102,8 +171,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: unknown command {command!r}; valid commands: {', '.join(commands)}", file=sys.stderr)
         return 2
     try:
+        if multirun:
+            return run_sweep(command, overrides, commands[command])
         cfg = compose_config(command, overrides)
-        summary_line = commands[command](cfg)
+        summary_line = commands[command].run(cfg)
     except (ConfigError, GameDefinitionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

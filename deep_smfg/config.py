@@ -40,7 +40,8 @@ def build_learner(cfg: DictConfig, game):
     cls = locate(cfg.algo._target_, "algo._target_")
     if not (isinstance(cls, type) and issubclass(cls, SampledLearner)):
         raise ConfigError(f"algo._target_={cfg.algo._target_!r} is not a SampledLearner")
-    model = {k: tuple(v) if isinstance(v, list) else v for k, v in OmegaConf.to_container(cfg.model, resolve=True).items()}
+    model = {k: tuple(v) if isinstance(v, list) else v
+             for k, v in OmegaConf.to_container(cfg.model, resolve=True).items()}
     algo = {k: v for k, v in OmegaConf.to_container(cfg.algo, resolve=True).items() if k not in RUN_KEYS}
     valid = set(inspect.signature(ModelSpec).parameters)
     if set(model) - valid:

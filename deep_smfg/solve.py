@@ -53,7 +53,7 @@ def _checked(cfg: DictConfig) -> tuple[str, FiniteGame, torch.dtype, Solver, dic
     if cfg.leader != "uniform":
         raise ConfigError(f"leader must be 'uniform' (the only preset for now), got {cfg.leader!r}")
     solver, loop = make_solver(cfg.solver)
-    for key, default in zip(("tol", "mean_field_tol"), default_tols(dtype)):
+    for key, default in zip(("tol", "mean_field_tol"), default_tols(dtype), strict=False):
         loop[key] = default if loop[key] is None else loop[key]
     return name, game, dtype, solver, loop
 

@@ -34,7 +34,10 @@ PRECISION = {"float32": "32-true", "float64": "64-true"}
 LOGGERS = ("wandb", "csv", "none")
 
 
-def _check(cfg: DictConfig) -> None:
+def _checked(cfg: DictConfig):
+    """The game and the learner of ``cfg``, or a :class:`ConfigError` (nothing written yet)."""
+    name, params = game_kwargs(cfg.game)
+    game = make_game(name, **params)
     algo = cfg.algo
     dtype_of(cfg.dtype)
     if algo.iterations < 1 or algo.checkpoint_every < 1 or algo.eval_every < 0:
@@ -48,6 +51,12 @@ def _check(cfg: DictConfig) -> None:
         raise ConfigError(f"logger.kind must be one of {', '.join(LOGGERS)}, got {cfg.logger.kind!r}")
     if cfg.resume == "last" and not cfg.run_dir:
         raise ConfigError("resume=last needs run_dir=<the interrupted run's folder>")
+    return game, build_learner(cfg, game)
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Everything :func:`run_train` checks before it writes (a sweep checks every job first: deep_smfg/cli.py)."""
+    _checked(cfg)
 
 
 def make_loggers(cfg: DictConfig, run_dir: Path) -> list:
@@ -69,20 +78,17 @@ def make_loggers(cfg: DictConfig, run_dir: Path) -> list:
 
 def run_train(cfg: DictConfig) -> str:
     quiet.install()
-    name, params = game_kwargs(cfg.game)
-    game = make_game(name, **params)
-    _check(cfg)
     torch.set_num_threads(int(cfg.threads))
     is_child = ENV_RUN_DIR in os.environ and "LOCAL_RANK" in os.environ
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    learner = build_learner(cfg, game)  # validates the learner's config before the reference is computed
+    game, learner = _checked(cfg)  # before the reference answer is computed and before anything is written
     evaluator = make_evaluator(game, cfg)
     if cfg.dtype == "float64":
         learner = learner.double()
     if is_child:
         run_dir = Path(os.environ[ENV_RUN_DIR])
     else:
-        run_dir = make_run_dir(cfg, "train", name)
+        run_dir = make_run_dir(cfg, "train", game.name)
         os.environ[ENV_RUN_DIR] = str(run_dir.resolve())
     ckpt_path = None
     if cfg.resume:

@@ -39,7 +39,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     dtype = getattr(torch, args.dtype)
     print(f"torch {torch.__version__}, threads={torch.get_num_threads()}, dtype={args.dtype}, median of {args.repeats}")
-    print(f"| game | S x A x B | fixed-point iters | Phi + exploitability (ms) | exploitability (ms) | Stackelberg gradient (ms) |")
+    print("| game | S x A x B | fixed-point iters | Phi + exploitability (ms) | exploitability (ms) "
+          "| Stackelberg gradient (ms) |")
     print("| --- | --- | --- | --- | --- | --- |")
     for name in GAMES:
         game = make_game(name)

@@ -38,8 +38,8 @@ def run_one(config: str, seed: int, iterations: int, root: Path) -> dict:
     summary = run_dir / "summary.json"
     if not summary.exists():
         iterations = ITERATIONS.get(config, iterations)
-        cmd = [sys.executable, "-m", "deep_smfg.cli", "train", *CONFIGS[config], f"seed={seed}", f"algo.iterations={iterations}",
-               "logger=csv", "progress_bar=false", f"run_dir={run_dir}"]
+        cmd = [sys.executable, "-m", "deep_smfg.cli", "train", *CONFIGS[config], f"seed={seed}",
+               f"algo.iterations={iterations}", "logger=csv", "progress_bar=false", f"run_dir={run_dir}"]
         out = subprocess.run(cmd, capture_output=True, text=True)
         if out.returncode:
             raise RuntimeError(f"{config} seed {seed} failed:\n{out.stderr[-2000:]}")
@@ -65,7 +65,7 @@ def main() -> None:
     with ThreadPoolExecutor(args.jobs) as pool:
         results = list(pool.map(lambda cs: run_one(*cs, args.iterations, root), jobs))
     by_config: dict[str, list[dict]] = {}
-    for (c, _), r in zip(jobs, results):
+    for (c, _), r in zip(jobs, results, strict=False):
         by_config.setdefault(c, []).append(r)
 
     import matplotlib
@@ -82,17 +82,22 @@ def main() -> None:
         i0 = runs[0]["initial"]
         gain = runs[0]["phi_star"] - i0["leader_objective"]
         rows.append(
-            f"| {c} | {i0['leader_objective']:.4g} | {runs[0]['phi_star']:.4g} | {fmt([x['leader_objective'] for x in f])} | "
+            f"| {c} | {i0['leader_objective']:.4g} | {runs[0]['phi_star']:.4g} | "
+            f"{fmt([x['leader_objective'] for x in f])} | "
             f"{fmt([x['leader_gap'] / gain for x in f], 2)} | {fmt([x['follower_exploitability'] for x in f], 2)} | "
-            f"{fmt([x['mean_field_error'] for x in f], 2)} | {fmt([r['partial_grad_norm_reduction'] for r in runs], 3)} | "
-            f"{i0['gradient_alignment']:.2f} -> {fmt([x['gradient_alignment'] for x in f], 2)} | {runs[0]['samples']} | "
+            f"{fmt([x['mean_field_error'] for x in f], 2)} | "
+            f"{fmt([r['partial_grad_norm_reduction'] for r in runs], 3)} | "
+            f"{i0['gradient_alignment']:.2f} -> {fmt([x['gradient_alignment'] for x in f], 2)} | "
+            f"{runs[0]['samples']} | "
             f"{fmt([r['seconds'] for r in runs], 3)} |"
         )
         fig, axes = plt.subplots(1, 4, figsize=(17, 3.6))
         for r in runs:
             hist = _history(Path(r["run_dir"]))
             its = [h["iteration"] for h in hist]
-            for ax, key in zip(axes, ["follower_exploitability", "mean_field_error", "leader_gap", "gradient_alignment"]):
+            for ax, key in zip(axes,
+                               ["follower_exploitability", "mean_field_error", "leader_gap", "gradient_alignment"],
+                               strict=False):
                 ax.plot(its, [h[key] for h in hist], alpha=0.7)
                 ax.set_title(key)
                 ax.set_xlabel("iteration")

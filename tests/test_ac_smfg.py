@@ -23,8 +23,10 @@ def hand_written_update(game, theta, omega, v_f, v_l, mu, tr, k):
     mu_t = torch.tensor(mu, dtype=torch.float64)
     r_f = float(game.reward_f_tensor(mu_t)[s, a, b])
     r_l = float(game.reward_l_tensor(mu_t)[s, a, b])
-    pi_s = np.exp(theta[s] - theta[s].max()); pi_s /= pi_s.sum()
-    phi_s = np.exp(omega[s] - omega[s].max()); phi_s /= phi_s.sum()
+    pi_s = np.exp(theta[s] - theta[s].max())
+    pi_s /= pi_s.sum()
+    phi_s = np.exp(omega[s] - omega[s].max())
+    phi_s /= phi_s.sum()
     delta_f = r_f - game.tau * math.log(pi_s[a]) + game.gamma * v_f[s2] - v_f[s]
     delta_l = r_l + game.gamma * v_l[s2] - v_l[s]
     v_f, v_l, theta, omega, mu = v_f.copy(), v_l.copy(), theta.copy(), omega.copy(), mu.copy()
@@ -53,9 +55,9 @@ def test_one_iteration_equals_hand_written_tabular_update(name):
         expected = hand_written_update(game, *before, m.last_transition, k)
         got = [x.detach().numpy() for x in (m.follower.theta, m.leader.theta, m.critic_f.values, m.critic_l.values,
                                             m.mean_field.mu)]
-        for e, g in zip(expected, got):
+        for e, g in zip(expected, got, strict=False):
             np.testing.assert_allclose(g, e, rtol=0, atol=1e-10)
-        assert any(np.abs(e - b).max() > 1e-6 for e, b in zip(expected, before))
+        assert any(np.abs(e - b).max() > 1e-6 for e, b in zip(expected, before, strict=False))
 
 
 def test_batched_iteration_averages_the_per_chain_updates():

@@ -48,6 +48,15 @@ def test_bad_input_is_rejected_with_a_message_and_writes_nothing(tmp_path, capsy
     assert not run_dir.exists()
 
 
+def test_the_configs_come_from_the_installed_package():
+    from importlib import resources
+
+    from deep_smfg.cli import config_dir
+
+    assert config_dir() == Path(str(resources.files("deep_smfg.configs")))
+    assert (config_dir() / "train.yaml").is_file() and (config_dir() / "algo" / "ac_smfg.yaml").is_file()
+
+
 def test_solve_writes_a_run_folder_and_prints_the_summary_last(tmp_path, capsys):
     run_dir = tmp_path / "run"
     args = ["solve", "game=congestion_toll", "optimum.n_starts=2", "optimum.n_steps=40", f"run_dir={run_dir}"]
@@ -79,8 +88,9 @@ def test_solve_writes_a_run_folder_and_prints_the_summary_last(tmp_path, capsys)
 
 def test_train_defaults_follow_the_game_kind():
     main_job = compose_config("train", [])
-    assert (main_job.game.name, main_job.model.policy, main_job.algo.optimizer.critic) == ("continuous_pricing", "squashed_gaussian", "adam")
+    assert ((main_job.game.name, main_job.model.policy, main_job.algo.optimizer.critic)
+            == ("continuous_pricing", "squashed_gaussian", "adam"))
     finite = compose_config("train", ["game=four_rooms"])
     assert (finite.model.policy, finite.algo.optimizer, finite.algo.step_sizes.critic.c) == ("tabular", "sgd", 4.0)
     chosen = compose_config("train", ["game=four_rooms", "model=mlp"])
-    assert chosen.model.policy == "mlp"
+    assert (chosen.model.policy, chosen.algo.optimizer.critic) == ("mlp", "adam")  # SGD at c = 4 diverges on MLPs

@@ -38,14 +38,16 @@ def test_gaussian_mean_field_recovers_the_mean_and_covariance_of_samples(kind):
     n = batch * steps
     assert torch.allclose(mf(), mean, atol=5 * math.sqrt(2.0 / n))
     expected = cov if kind == "full" else torch.diag(torch.diag(cov))
-    # standard error of a sample covariance entry <= sqrt(2 * 2 * 2 / n); the early, inaccurate centring adds O(log n / n)
+    # standard error of a sample covariance entry <= sqrt(2 * 2 * 2 / n); the early, inaccurate centring adds
+    # O(log n / n)
     assert torch.allclose(mf.covariance(), expected, atol=0.03)
     if kind == "full":
         assert torch.linalg.eigvalsh(mf.covariance()).min() > 0
 
 
 def _policy(low, high, bias: list[float]) -> SquashedGaussianPolicy:
-    pol = SquashedGaussianPolicy(BoxFeatures(torch.zeros(1), torch.ones(1) * 3), torch.tensor(low), torch.tensor(high), [8]).double()
+    pol = SquashedGaussianPolicy(BoxFeatures(torch.zeros(1), torch.ones(1) * 3), torch.tensor(low), torch.tensor(high),
+                                 [8]).double()
     with torch.no_grad():
         pol.net[-1].bias.copy_(torch.tensor(bias, dtype=torch.float64))
     return pol
@@ -65,7 +67,8 @@ def test_squashed_gaussian_log_prob_is_a_density_on_the_box_and_cells_match_samp
     assert probs.sum().item() == pytest.approx(1.0, abs=1e-12)
     n = 200_000
     _, acts = pol2.sample(s.expand(n, 1), torch.Generator().manual_seed(1))
-    idx = interpolation_weights(acts[:, 0], grids[0]).argmax(-1) * 5 + interpolation_weights(acts[:, 1], grids[1]).argmax(-1)
+    idx = (interpolation_weights(acts[:, 0], grids[0]).argmax(-1) * 5
+           + interpolation_weights(acts[:, 1], grids[1]).argmax(-1))
     freq = torch.bincount(idx, minlength=25).double() / n
     assert torch.all((freq - probs).abs() <= 5 * (probs * (1 - probs) / n).sqrt() + 1e-4)
 
@@ -87,7 +90,8 @@ def test_twin_agrees_with_the_continuous_game_at_grid_points():
     pick = torch.randperm(S * A * B, generator=gen)[:60]
     n = 20_000
     for i in pick.tolist():
-        draws = game.sample_next_state(s[i : i + 1].expand(n, 1), a[i : i + 1].expand(n, 2), b[i : i + 1].expand(n, 1), m, gen)
+        draws = game.sample_next_state(s[i : i + 1].expand(n, 1), a[i : i + 1].expand(n, 2), b[i : i + 1].expand(n, 1),
+                                       m, gen)
         twin_mean = G.transition_tensor(mu).reshape(-1, S)[i] @ twin.states[:, 0]
         se = draws.std() / math.sqrt(n)
         assert abs(draws.mean() - twin_mean) <= 5 * se + 2e-3, (i, float(draws.mean()), float(twin_mean))

@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from helpers import ALL_CONFIGS, SMFG_CONFIGS, config_id, exploitability, game_arrays, induced, np64, soft_value_iteration
+from helpers import (
+    ALL_CONFIGS,
+    config_id,
+    exploitability,
+    game_arrays,
+    induced,
+    np64,
+    soft_value_iteration,
+)
 
 from deep_smfg.exact import (
     EquilibriumNotConverged,
@@ -93,7 +101,8 @@ def test_quality_and_induced_mean_field_at_a_fixed_mean_field():
     assert expected > 1e-3
     assert abs(quality(game, pi, phi, mu) - expected) < 1e-9
     P, *_ = game_arrays(game, np64(phi), np64(mu))
-    np.testing.assert_allclose(np64(induced_mean_field(game, pi, phi)), induced(game, np64(pi), np64(phi), P), atol=1e-12)
+    np.testing.assert_allclose(np64(induced_mean_field(game, pi, phi)), induced(game, np64(pi), np64(phi), P),
+                               atol=1e-12)
     assert mean_field_error(torch.tensor([0.2, 0.3, 0.5]), torch.tensor([0.5, 0.3, 0.2])) == pytest.approx(0.6)
 
 
@@ -145,7 +154,7 @@ def test_invalid_damping_is_rejected(damping):
 
 def independent_room_masses(game, mu: np.ndarray) -> list[float]:
     masses = [0.0] * 4
-    for (x, y), m in zip(np64(game.state_coords).astype(int).tolist(), mu):
+    for (x, y), m in zip(np64(game.state_coords).astype(int).tolist(), mu, strict=False):
         if x != 6 and y != 6:
             masses[(x > 6) + 2 * (y > 6)] += m
     return masses

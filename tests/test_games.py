@@ -74,7 +74,7 @@ def test_sample_z_agrees_with_g(cfg):
     z = game.sample_z(s, a, b)
     g = np64(game.g)
     assert g.shape == (S, A, B, game.n_z)
-    for si, ai, bi, zi in zip(s.tolist(), a.tolist(), b.tolist(), z.tolist()):
+    for si, ai, bi, zi in zip(s.tolist(), a.tolist(), b.tolist(), z.tolist(), strict=False):
         assert zi == expected_z(game, si, ai, bi)
         assert g[si, ai, bi, zi] == 1.0
 
@@ -377,7 +377,8 @@ def test_transition_rows_must_sum_to_one():
 
 def test_empty_action_space_is_rejected():
     with pytest.raises(GameDefinitionError) as info:
-        tiny_game(transition=torch.zeros(2, 0, 1, 2, dtype=f64), reward_f=torch.zeros(2, 0, 1), reward_l=torch.zeros(2, 0, 1))
+        tiny_game(transition=torch.zeros(2, 0, 1, 2, dtype=f64), reward_f=torch.zeros(2, 0, 1),
+                  reward_l=torch.zeros(2, 0, 1))
     assert "got 0" in str(info.value)
     with pytest.raises(GameDefinitionError) as info:
         make_game("shop_positioning", fees=())

@@ -59,7 +59,8 @@ def test_the_partial_leader_loss_is_the_policy_gradient_with_the_td_error():
 
 @pytest.mark.parametrize("args, message", [
     (["train", "algo.leader_gradient=nope"], "unknown algo.leader_gradient 'nope'; valid: "),
-    (["train", "game=four_rooms", "algo.eval_every=15"], "algo.eval_every=15 must be a multiple of algo.iterations_per_step=10"),
+    (["train", "game=four_rooms", "algo.eval_every=15"],
+     "algo.eval_every=15 must be a multiple of algo.iterations_per_step=10"),
     (["train", "algo._target_=deep_smfg.games.make_game"], "is not a SampledLearner"),
     (["train", "+algo.warp_speed=9"], "unknown algo key(s) ['warp_speed']"),
 ])
@@ -90,7 +91,8 @@ def test_a_run_that_ends_worse_than_it_started_is_flagged():
                {"iteration": 100, "follower_exploitability": 3.0, "leader_objective": 0.7}]
     watch = {"follower_exploitability": "lower", "leader_objective": "higher"}
     (warning,) = regressions(history, watch)
-    assert warning.startswith("follower_exploitability ended worse than it started: 1 at iteration 0, 3 at iteration 100")
+    assert warning.startswith("follower_exploitability ended worse than it started: 1 at iteration 0, "
+                              "3 at iteration 100")
     assert regressions(history[:1], watch) == []
 
 

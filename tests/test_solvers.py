@@ -90,7 +90,8 @@ def test_early_stop_at_tol():
     first = next(h["iteration"] for h in full.history if h["exploitability"] < 1e-8)
     run = run_solver(DampedFixedPoint(), game, phi, 200, tol=1e-8)
     assert run.converged and run.iterations == first == len(run.history)
-    assert run.history == [dict(h, wall_time=r["wall_time"]) for h, r in zip(full.history[:first], run.history)]
+    assert run.history == [dict(h, wall_time=r["wall_time"])
+                           for h, r in zip(full.history[:first], run.history, strict=False)]
 
     # the mean-field test: exploitability alone stops equilibrium_pricing while its mean field still lags
     game = make_game("equilibrium_pricing")

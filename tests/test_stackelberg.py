@@ -123,7 +123,8 @@ def toll_dphi(p: float, h: float = 1e-6, **kw) -> float:
     return (toll_phi(p + h, **kw) - toll_phi(p - h, **kw)) / (2 * h)
 
 
-@pytest.mark.parametrize("params", [TOLL, dict(TOLL, c1=0.3, k=2.0, tau=0.5, gamma=0.8, target=0.45)], ids=["default", "other"])
+@pytest.mark.parametrize("params", [TOLL, dict(TOLL, c1=0.3, k=2.0, tau=0.5, gamma=0.8, target=0.45)],
+                         ids=["default", "other"])
 def test_verification_game_matches_closed_form(params):
     game = make_game("congestion_toll", **params)
     cf = game.closed_form

@@ -18,7 +18,8 @@ from deep_smfg.games import GAMES, make_game
 SHORT = ["logger=none", "progress_bar=false", "algo.eval_every=0", "algo.iterations_per_step=10"]
 # continuous runs always solve their twin (for the final plots): a quick one in tests
 QUICK_TWIN = ["reference.n_starts=1", "reference.n_steps=3", "algo.best_response_iterations=0"]
-GAME_ARGS = {"equilibrium_pricing": ["game=equilibrium_pricing"], "continuous_pricing": ["game=continuous_pricing", *QUICK_TWIN]}
+GAME_ARGS = {"equilibrium_pricing": ["game=equilibrium_pricing"],
+             "continuous_pricing": ["game=continuous_pricing", *QUICK_TWIN]}
 
 
 def deep_smfg(args: list[str], cwd: Path) -> subprocess.CompletedProcess:

@@ -49,7 +49,8 @@ class TwoChainEnv(EnvBase):
     def _set_reward_and_done_specs(self) -> None:
         """``reward_f``, ``reward_l`` ``[N, 1]`` and the ``done``/``terminated``/``truncated`` flags (shared)."""
         N, kw = self.n_envs, dict(dtype=self.dtype_, device=self.device)
-        self.reward_spec = Composite(reward_f=Unbounded(shape=(N, 1), **kw), reward_l=Unbounded(shape=(N, 1), **kw), shape=(N,))
+        self.reward_spec = Composite(reward_f=Unbounded(shape=(N, 1), **kw), reward_l=Unbounded(shape=(N, 1), **kw),
+                                     shape=(N,))
         flag = lambda: Categorical(2, shape=(N, 1), dtype=torch.bool, device=self.device)  # noqa: E731
         self.done_spec = Composite(done=flag(), terminated=flag(), truncated=flag(), shape=(N,))
 
@@ -85,7 +86,8 @@ class TwoChainEnv(EnvBase):
         false = torch.zeros(N, 1, dtype=torch.bool, device=self.device)
         return TensorDict(
             **self._chains, mean_field=self._mean_field.expand(N, -1),
-            done=false, terminated=false.clone(), truncated=false.clone(), batch_size=self.batch_size, device=self.device,
+            done=false, terminated=false.clone(), truncated=false.clone(),
+            batch_size=self.batch_size, device=self.device,
         )
 
     def _truncations(self) -> torch.Tensor:
@@ -105,7 +107,8 @@ class TwoChainEnv(EnvBase):
             batch_size=self.batch_size, device=self.device,
         )
 
-    def act(self, td: TensorDictBase, actions: torch.Tensor, leader_actions: torch.Tensor) -> tuple[TensorDictBase, TensorDictBase]:
+    def act(self, td: TensorDictBase, actions: torch.Tensor,
+            leader_actions: torch.Tensor) -> tuple[TensorDictBase, TensorDictBase]:
         """Step both chains with actions in rows ``[occupancy; stationary]``; returns ``(transition, next root)``."""
         a, a_bar = split_chains(actions)
         b, b_bar = split_chains(leader_actions)

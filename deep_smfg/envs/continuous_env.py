@@ -58,4 +58,5 @@ class ContinuousSMFGEnv(TwoChainEnv):
         sb, ab, bb = tensordict["state_bar"], tensordict["action_bar"], tensordict["leader_action_bar"]
         both = stack_chains(s, sb), stack_chains(a, ab), stack_chains(b, bb)
         s_next, sb_next = split_chains(g.sample_next_state(*both, m, self.rng))  # one noise draw for both chains
-        return self._next_td(s_next, sb_next, g.contribution(sb, ab, bb), g.reward_f(s, a, b, m), g.reward_l(s, a, b, m))
+        return self._next_td(s_next, sb_next, g.contribution(sb, ab, bb), g.reward_f(s, a, b, m),
+                             g.reward_l(s, a, b, m))

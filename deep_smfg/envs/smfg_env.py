@@ -37,7 +37,8 @@ class SMFGEnv(TwoChainEnv):
             mean_field=Bounded(0.0, 1.0, shape=(N, Z), dtype=dtype, device=self.device),
             shape=(N,),
         )
-        self.action_spec = Composite(action=cat(A), leader_action=cat(B), action_bar=cat(A), leader_action_bar=cat(B), shape=(N,))
+        self.action_spec = Composite(action=cat(A), leader_action=cat(B), action_bar=cat(A), leader_action_bar=cat(B),
+                                     shape=(N,))
         self._set_reward_and_done_specs()
 
     def set_mean_field(self, mu: torch.Tensor) -> None:
@@ -56,7 +57,8 @@ class SMFGEnv(TwoChainEnv):
         s, a, b = tensordict["state"], tensordict["action"], tensordict["leader_action"]
         sb, ab, bb = tensordict["state_bar"], tensordict["action_bar"], tensordict["leader_action_bar"]
         P = self._P  # in the env's dtype, like mu (set_mean_field casts)
-        s_next, sb_next = split_chains(sample_categorical(stack_chains(P[s, a, b], P[sb, ab, bb]), self.rng))  # one draw
+        s_next, sb_next = split_chains(
+            sample_categorical(stack_chains(P[s, a, b], P[sb, ab, bb]), self.rng))  # one draw
         r_f = g.reward_f_tensor(mu)[s, a, b]
         r_l = g.reward_l_tensor(mu)[s, a, b]
         z_bar = g.sample_z(sb, ab, bb, self.rng)

@@ -1,5 +1,5 @@
-"""Estimated metrics for continuous games (docs/model.md, metrics; docs/ac_smfg.md): Monte Carlo returns, the discretised
-twin's exact answer, and a learned best response.
+"""Estimated metrics for continuous games (docs/model.md, metrics; docs/ac_smfg.md): Monte Carlo returns, the
+discretised twin's exact answer, and a learned best response.
 
 * :func:`rollout_returns`: ``J_f`` (with the entropy term ``-tau log pi(a|s)``, the policy's density on the
   action box) and ``J_l`` from ``rho`` by Monte Carlo, at a fixed mean field mean ``m``, truncated at a
@@ -55,7 +55,8 @@ def rollout_returns(game: ContinuousGame, follower: nn.Module, leader: nn.Module
         j_f += disc * (game.reward_f(s, a, b, m) - game.tau * follower.log_prob(s, u))
         j_l += disc * game.reward_l(s, a, b, m)
     n = n_chains**0.5
-    return {"J_f": float(j_f.mean()), "J_l": float(j_l.mean()), "J_f_se": float(j_f.std() / n), "J_l_se": float(j_l.std() / n)}
+    return {"J_f": float(j_f.mean()), "J_l": float(j_l.mean()),
+            "J_f_se": float(j_f.std() / n), "J_l_se": float(j_l.std() / n)}
 
 
 @torch.no_grad()
@@ -82,7 +83,8 @@ class TwinReference:
     phi_uniform: float  # Phi of the uniform leader on the grid
 
     @classmethod
-    def solve(cls, game: ContinuousGame, twin: Twin, n_starts: int = 3, n_steps: int = 100, lr: float = 0.1) -> "TwinReference":
+    def solve(cls, game: ContinuousGame, twin: Twin, n_starts: int = 3, n_steps: int = 100,
+              lr: float = 0.1) -> "TwinReference":
         opt = exact.reference_leader_optimum(twin.game, n_starts=n_starts, n_steps=n_steps, lr=lr)
         market = twin.game.market
         price_star = float(market.price(exact.solve_equilibrium(twin.game, opt.phi).mu)) if market else None
@@ -110,7 +112,8 @@ def twin_metrics(ref: TwinReference, follower: nn.Module, leader: nn.Module, mea
 
     * ``twin_leader_objective`` ``Phi_twin(phi_k)``, ``leader_gap`` ``Phi*_twin - Phi_twin(phi_k)``;
     * ``gradient_alignment``: the cosine of the partial and total Stackelberg gradients on the twin at ``phi_k``;
-    * games with a market: ``price`` ``p(m_hat)``, ``twin_price`` and ``price_error`` ``|p(m_hat) - p(mu*_twin(phi_k))|``;
+    * games with a market: ``price`` ``p(m_hat)``, ``twin_price`` and ``price_error``
+      ``|p(m_hat) - p(mu*_twin(phi_k))|``;
     * ``mean_field_error``: the Wasserstein-2 distance between ``N(m_hat, Sigma_hat)`` and the Gaussian with
       the moments of ``mu*_twin(phi_k)`` (1-D: ``sqrt((m1 - m2)^2 + (s1 - s2)^2)``);
     * ``leader_schedule_error``: RMS over the grid states of ``E[b | x]`` against the optimal twin leader's;
@@ -137,6 +140,7 @@ def twin_metrics(ref: TwinReference, follower: nn.Module, leader: nn.Module, mea
         "twin_exploitability": exact.follower_exploitability(game, pi, phi),
     }
     if game.market is not None:
-        price_hat, price_eq = float(ref.game.market.price(torch.tensor(m_hat, dtype=torch.float64))), float(game.market.price(mu_eq))
+        price_hat, price_eq = (float(ref.game.market.price(torch.tensor(m_hat, dtype=torch.float64))),
+                               float(game.market.price(mu_eq)))
         metrics.update(price=price_hat, twin_price=price_eq, price_error=abs(price_hat - price_eq))
     return metrics, mu_eq

@@ -16,11 +16,13 @@ def _param_grad(module: nn.Module, grad_table: Tensor) -> Tensor:
     with torch.enable_grad():
         table = policy_table(module)
         grads = torch.autograd.grad(table, params, grad_outputs=grad_table.to(table), allow_unused=True)
-    return torch.cat([(g if g is not None else torch.zeros_like(p)).flatten() for g, p in zip(grads, params)])
+    return torch.cat([(g if g is not None else torch.zeros_like(p)).flatten()
+                      for g, p in zip(grads, params, strict=False)])
 
 
 def exact_metrics(
-    game: FiniteGame, follower: nn.Module, leader: nn.Module, mu_hat: Tensor, phi_star: float, mu_warm: Tensor | None = None
+    game: FiniteGame, follower: nn.Module, leader: nn.Module, mu_hat: Tensor, phi_star: float,
+    mu_warm: Tensor | None = None
 ) -> tuple[dict[str, float], Tensor]:
     """Exact metrics at the current ``(pi_k, phi_k, mu_hat_k)``; also returns ``mu*(phi_k)`` (a warm start).
 

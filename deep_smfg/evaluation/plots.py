@@ -46,7 +46,8 @@ def plot_mean_field(game: FiniteGame, mu, path: Path, title: str | None = None, 
     return Path(path)
 
 
-def plot_curves(curves: Mapping[str, Sequence[float]], path: Path, xlabel: str, ylabel: str, title: str, x=None) -> Path:
+def plot_curves(curves: Mapping[str, Sequence[float]], path: Path, xlabel: str, ylabel: str, title: str,
+                x=None) -> Path:
     """Line plot of named curves (one axis)."""
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, ys in curves.items():

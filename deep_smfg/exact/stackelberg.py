@@ -65,7 +65,8 @@ class StackelbergGradient:
     equilibrium: Equilibrium
 
 
-def stackelberg_gradient(game: FiniteGame, phi: Tensor, eq: Equilibrium | None = None, **solver_kw) -> StackelbergGradient:
+def stackelberg_gradient(game: FiniteGame, phi: Tensor, eq: Equilibrium | None = None,
+                         **solver_kw) -> StackelbergGradient:
     """Total and partial gradients of ``Phi`` with respect to the leader's policy table ``phi``."""
     phi = phi.detach()
     eq = solve_equilibrium(game, phi, **solver_kw) if eq is None else eq

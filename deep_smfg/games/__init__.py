@@ -62,4 +62,5 @@ def make_game(name: str, **params) -> FiniteGame | ContinuousGame:
     return factory(**params)
 
 
-__all__ = ["CONTINUOUS_GAMES", "ContinuousGame", "FiniteGame", "GAMES", "is_continuous", "GameDefinitionError", "game_parameters", "make_game", "Market", "sample_categorical"]
+__all__ = ["CONTINUOUS_GAMES", "ContinuousGame", "FiniteGame", "GAMES", "is_continuous", "GameDefinitionError",
+           "game_parameters", "make_game", "Market", "sample_categorical"]

@@ -192,7 +192,8 @@ class FiniteGame:
 
     def uniform_leader(self, dtype: torch.dtype = torch.float64, device=None) -> Tensor:
         """The uniform leader policy ``phi(b | s) = 1 / |B|``, shape ``[S, B]``."""
-        return torch.full((self.n_states, self.n_leader_actions), 1.0 / self.n_leader_actions, dtype=dtype, device=device)
+        return torch.full((self.n_states, self.n_leader_actions), 1.0 / self.n_leader_actions,
+                          dtype=dtype, device=device)
 
     @property
     def is_nash(self) -> bool:
@@ -212,7 +213,8 @@ class FiniteGame:
         """``P(. | s_i, a_i, b_i, mu)`` for a batch, shape ``[N, S]``."""
         return self.transition_tensor(mu)[s, a, b]
 
-    def sample_next_state(self, s: Tensor, a: Tensor, b: Tensor, mu: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def sample_next_state(self, s: Tensor, a: Tensor, b: Tensor, mu: Tensor,
+                          generator: torch.Generator | None = None) -> Tensor:
         """Draw ``s' ~ P(. | s, a, b, mu)`` for each element of the batch."""
         return sample_categorical(self.next_state_probs(s, a, b, mu), generator)
 

@@ -89,7 +89,8 @@ def make_continuous_pricing(
 
     return ContinuousGame(
         name="continuous_pricing", state_space=Box((0.0,), (x_max,)), action_space=Box((0.0, 0.0), (q_max, h_max)),
-        leader_action_space=Box((-b_max,), (b_max,)), z_space=Box((0.0,), (q_max,)), next_state=next_state, sample_noise=sample_noise,
+        leader_action_space=Box((-b_max,), (b_max,)), z_space=Box((0.0,), (q_max,)), next_state=next_state,
+        sample_noise=sample_noise,
         noise_quadrature=noise_quadrature, reward_f=reward_f, reward_l=reward_l, contribution=contribution,
         initial_state=initial_state, gamma=gamma, tau=tau, action_names=("q", "h"), state_names=("inventory x",),
         leader_action_names=("subsidy b (< 0: tax)",), z_names=("q (quantity sold)",),

@@ -45,7 +45,8 @@ def make_equilibrium_pricing(
     tau: float = 0.2,
 ) -> FiniteGame:
     """Build the finite Equilibrium Pricing game (defaults: docs/environments.md)."""
-    for value, label in ((x_max + 1, "x_max + 1"), (q_max + 1, "q_max + 1"), (h_max + 1, "h_max + 1"), (n_subsidy, "n_subsidy")):
+    for value, label in ((x_max + 1, "x_max + 1"), (q_max + 1, "q_max + 1"), (h_max + 1, "h_max + 1"),
+                         (n_subsidy, "n_subsidy")):
         check_size(value, label)
     if leader not in LEADER_WEIGHTS:
         raise GameDefinitionError(f"leader must be one of {sorted(LEADER_WEIGHTS)}, got {leader!r}")
@@ -108,7 +109,8 @@ def make_equilibrium_pricing(
         action_labels=[f"q={i // n_h},h={i % n_h}" for i in range(n_q * n_h)],
         leader_action_labels=[f"b={v:+.2f}" for v in b.flatten().tolist()],
         z_labels=[f"q={i}" for i in range(n_q)],
-        info=dict(leader=leader, p_target=p_target, kappa=kappa, w_price=w_price, w_stake=w_stake, subsidies=b.flatten().tolist()),
+        info=dict(leader=leader, p_target=p_target, kappa=kappa, w_price=w_price, w_stake=w_stake,
+                  subsidies=b.flatten().tolist()),
         market=Market(price, p_target),
     )
 

@@ -36,7 +36,8 @@ def make_market_entrance(
     if not 0 <= noise <= 1:
         raise GameDefinitionError(f"noise must lie in [0, 1], got {noise}")
     if len(fees) < 1:
-        raise GameDefinitionError(f"fees must hold at least one value (an empty space is not a game), got {tuple(fees)}")
+        raise GameDefinitionError("fees must hold at least one value (an empty space is not a game), "
+                                  f"got {tuple(fees)}")
     w_L, w_R = LEADER_CONFIGS[leader]
     f64 = torch.float64
     n, n_b = 3, len(fees)
@@ -64,7 +65,8 @@ def make_market_entrance(
         name="market_entrance", transition=P, reward_f=reward_f, reward_l=reward_l, rho=rho, gamma=gamma, tau=tau,
         default_damping=0.2, state_labels=["out", "L", "R"], action_labels=["out", "L", "R"],
         leader_action_labels=[f"fee {f}" for f in fees], z_labels=["out", "L", "R"],
-        info=dict(v_L=v_L, v_R=v_R, switch_cost=switch_cost, fees=list(fees), leader=leader, w_L=w_L, w_R=w_R, noise=noise),
+        info=dict(v_L=v_L, v_R=v_R, switch_cost=switch_cost, fees=list(fees), leader=leader, w_L=w_L, w_R=w_R,
+                  noise=noise),
     )
 
 

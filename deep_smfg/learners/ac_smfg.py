@@ -31,8 +31,9 @@ from .schedules import TIMESCALES, check_timescales
 class ACSMFG(SampledLearner):
     GROUPS = tuple(reversed(TIMESCALES))  # critic, follower, mean_field, leader: fastest to slowest
 
-    def __init__(self, game: FiniteGame | ContinuousGame, model: ModelSpec = ModelSpec(), *, step_sizes,
+    def __init__(self, game: FiniteGame | ContinuousGame, model: ModelSpec | None = None, *, step_sizes,
                  leader_gradient: str = "partial", allow_any_step_order: bool = False, **learner):
+        model = ModelSpec() if model is None else model
         super().__init__(game, model, step_sizes, **learner)
         check_timescales(self.schedules, allow_any_step_order, self.optimizer_names)
         self.follower, self.leader, self.critic_f, self.critic_l, self.mean_field = self.kind.modules(model)

@@ -107,7 +107,8 @@ class SampledLearner(L.LightningModule):
     # ----- optimisers ------------------------------------------------------------------------------
     def configure_optimizers(self):
         groups = self.parameter_groups()
-        return [OPTIMIZERS[self.optimizer_names[name]](groups[name], lr=self.schedules[name](0)) for name in self.GROUPS]
+        return [OPTIMIZERS[self.optimizer_names[name]](groups[name], lr=self.schedules[name](0))
+                for name in self.GROUPS]
 
     def one_iteration(self) -> dict[str, torch.Tensor]:
         k = int(self.iteration)
@@ -125,7 +126,7 @@ class SampledLearner(L.LightningModule):
             for opt in optimizers:
                 opt.zero_grad()
             self.manual_backward(total)
-        for opt, name in zip(optimizers, self.GROUPS):
+        for opt, name in zip(optimizers, self.GROUPS, strict=False):
             for group in opt.param_groups:
                 group["lr"] = self.schedules[name](k)
             opt.step()

@@ -91,7 +91,8 @@ class FiniteKind:
         game, S, coords = self.game, self.game.n_states, self.game.state_coords
         return (build_policy(model.policy, S, game.n_actions, model.hidden, coords),
                 build_policy(model.policy, S, game.n_leader_actions, model.hidden, coords),
-                build_critic(model.critic, S, model.hidden, coords), build_critic(model.critic, S, model.hidden, coords),
+                build_critic(model.critic, S, model.hidden, coords),
+                build_critic(model.critic, S, model.hidden, coords),
                 CategoricalMeanField(game.n_z))
 
     def env(self, n_envs, occupancy_restart, device, dtype, seed) -> SMFGEnv:

@@ -30,13 +30,14 @@ def check_timescales(schedules: dict[str, PowerSchedule], allow_any_order: bool 
     if allow_any_order:
         return
     kinds = optimizers or {}
-    chains = [[g for g in TIMESCALES if kinds.get(g) == kind] for kind in set(kinds.values())] if kinds else [list(TIMESCALES)]
+    chains = ([[g for g in TIMESCALES if kinds.get(g) == kind] for kind in set(kinds.values())] if kinds
+              else [list(TIMESCALES)])
     for chain in chains:
         _check_chain(schedules, chain)
 
 
 def _check_chain(schedules: dict[str, PowerSchedule], chain: list[str]) -> None:
-    for slow, fast in zip(chain, chain[1:]):
+    for slow, fast in zip(chain, chain[1:], strict=False):
         a, b = schedules[slow], schedules[fast]
         if a.c > b.c or a.p < b.p:
             raise ValueError(

@@ -7,8 +7,8 @@ games states are points ``[N, d]`` (``BoxFeatures``), policies are squashed Gaus
 the mean field is Gaussian (its ``forward`` returns the mean ``m``, what the rewards read).
 """
 
-from .critics import MLPCritic, TabularCritic, build_critic
 from .continuous import continuous_modules
+from .critics import MLPCritic, TabularCritic, build_critic
 from .features import BoxFeatures, StateFeatures
 from .mean_field import CategoricalMeanField, GaussianMeanField, project_simplex
 from .policies import MLPCategoricalPolicy, SquashedGaussianPolicy, TabularSoftmaxPolicy, build_policy

@@ -88,7 +88,8 @@ class SquashedGaussianPolicy(nn.Module):
         """``(u, a)``: a pre-squash draw and the action, without gradients."""
         with torch.no_grad():
             mean, log_std = self(s)
-            u = mean + log_std.exp() * torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+            u = mean + log_std.exp() * torch.randn(mean.shape, generator=generator, dtype=mean.dtype,
+                                                   device=mean.device)
             return u, self.squash(u)
 
     def log_prob(self, s: Tensor, u: Tensor) -> Tensor:
