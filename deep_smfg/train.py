@@ -43,9 +43,9 @@ def _checked(cfg: DictConfig):
     if algo.iterations < 1 or algo.checkpoint_every < 1 or algo.eval_every < 0:
         raise ConfigError(f"algo.iterations and algo.checkpoint_every must be >= 1 and algo.eval_every >= 0, got "
                           f"{algo.iterations}, {algo.checkpoint_every}, {algo.eval_every}")
-    for name in ("checkpoint_every", "eval_every"):
-        if algo[name] % algo.iterations_per_step:
-            raise ConfigError(f"algo.{name}={algo[name]} must be a multiple of algo.iterations_per_step="
+    for key in ("checkpoint_every", "eval_every"):
+        if algo[key] % algo.iterations_per_step:
+            raise ConfigError(f"algo.{key}={algo[key]} must be a multiple of algo.iterations_per_step="
                               f"{algo.iterations_per_step} (the iterations of one training step)")
     if cfg.logger.kind not in LOGGERS:
         raise ConfigError(f"logger.kind must be one of {', '.join(LOGGERS)}, got {cfg.logger.kind!r}")

@@ -11,6 +11,7 @@ from .callbacks import EvaluationCallback, Evaluator
 
 def make_evaluator(game, cfg: DictConfig) -> Evaluator:
     """The evaluator for ``game``'s kind, with its reference answer (cached in ``runs/.cache``)."""
+    # imported here, not above: the evaluators import run_folder, which imports this package's plots
     from .exact_evaluator import ExactEvaluator
     from .references import reference_phi_star, twin_reference
     from .twin_evaluator import TwinEvaluator

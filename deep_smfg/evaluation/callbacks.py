@@ -59,7 +59,7 @@ class EvaluationCallback(Callback):
         k = int(learner.iteration)
         metrics.update(iteration=k, samples=k * learner.n_envs * self.world, wall_time=self.wall_time())
         self.history.append(metrics)
-        if log and learner._trainer is not None:
+        if log:
             learner.log_dict({f"{self.evaluator.prefix}/{n}": float(v) for n, v in metrics.items()}, on_step=True)
             bar = {short: metrics[name] for short, name in self.evaluator.progress if name in metrics}
             bar["worse"] = float(bool(regressions(self.history, self.evaluator.watch)))
