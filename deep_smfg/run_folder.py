@@ -9,6 +9,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
 from omegaconf import DictConfig, OmegaConf
 
 from .evaluation.plots import plot_curves
@@ -28,7 +30,7 @@ def make_run_dir(cfg: DictConfig, command: str, game_name: str) -> Path:
 
 def _jsonable(x: Any) -> Any:
     """Tensors to lists; floats to 8 significant digits (enough for any figure we report)."""
-    if hasattr(x, "tolist"):
+    if isinstance(x, (torch.Tensor, np.ndarray)):
         return _jsonable(x.tolist())
     if isinstance(x, float):
         return float(f"{x:.8g}") if math.isfinite(x) else str(x)

@@ -28,8 +28,8 @@ class SMFGEnv(TwoChainEnv):
         super().__init__(n_envs, occupancy_restart, game.gamma, device, dtype, seed)
         self.game = game
         self._rho = game.rho.to(device=self.device, dtype=dtype)
+        self._P: torch.Tensor | None = None  # P[s, a, b, s'] at the current mean field (refreshed when P reads mu)
         self.set_mean_field(game.uniform_mean_field(dtype, self.device))
-        self._P = game.transition_tensor(self._mean_field)  # refreshed when P reads mu
         S, A, B, Z, N = game.n_states, game.n_actions, game.n_leader_actions, game.n_z, n_envs
         cat = lambda n: Categorical(n, shape=(N,), device=self.device)  # noqa: E731
         self.observation_spec = Composite(
@@ -43,7 +43,7 @@ class SMFGEnv(TwoChainEnv):
 
     def set_mean_field(self, mu: torch.Tensor) -> None:
         super().set_mean_field(mu)
-        if self.game.transition_depends_on_mu and hasattr(self, "_P"):
+        if self._P is None or self.game.transition_depends_on_mu:
             self._P = self.game.transition_tensor(self._mean_field)
 
     def _draw_initial(self, n: int) -> torch.Tensor:

@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 from ..games.base import FiniteGame  # noqa: E402
 
@@ -17,7 +18,7 @@ from ..games.base import FiniteGame  # noqa: E402
 def plot_mean_field(game: FiniteGame, mu, path: Path, title: str | None = None, reference=None,
                     label: str = "equilibrium", reference_label: str = "reference") -> Path:
     """Bar chart of ``mu`` over ``Z``, or a heat map when ``Z = S`` lies on a 2-D grid."""
-    mu = np.asarray(mu.detach().cpu() if hasattr(mu, "detach") else mu, dtype=float)
+    mu = np.asarray(mu.detach().cpu() if isinstance(mu, torch.Tensor) else mu, dtype=float)
     coords = game.state_coords
     on_grid = coords is not None and game.n_z == game.n_states and len(set(coords[:, 1].tolist())) > 1
     fig, ax = plt.subplots(figsize=(6, 5) if on_grid else (max(5, 0.5 * len(mu) + 2), 3.5))
