@@ -56,21 +56,22 @@ def _compose(command: str, overrides: list[str]) -> DictConfig:
         return compose(config_name=command, overrides=overrides)
 
 
-FINITE_TRAIN_DEFAULTS = {"algo": "ac_smfg", "model": "tabular"}
-FINITE_ALGO_FOR_MODEL = {"mlp": "ac_smfg_neural"}  # networks need Adam (docs/ac_smfg.md, options)
+FINITE_ALGO_FOR_MODEL = {"tabular": "ac_smfg", "mlp": "ac_smfg_neural"}  # networks need Adam (docs/ac_smfg.md)
 
 
 def compose_config(command: str, overrides: list[str]) -> DictConfig:
     """Compose ``configs/<command>.yaml`` with ``overrides``; bad keys get the list of valid ones.
 
-    ``train`` on a finite game takes ``FINITE_TRAIN_DEFAULTS`` for the groups the user did not choose
-    (the file's defaults are the continuous main job's), and the algo that suits the chosen model.
+    ``train`` on a finite game takes ``model=tabular`` unless the user chose a model, and the algo that suits
+    the model (``FINITE_ALGO_FOR_MODEL``) unless the user chose one (the file's defaults are the continuous
+    main job's).
     """
     try:
         cfg = _compose(command, overrides)
         if command == "train" and not is_continuous(cfg.game.name):
             chosen = {o.lstrip("+~").split("=", 1)[0]: o.split("=", 1)[-1] for o in overrides}
-            defaults = dict(FINITE_TRAIN_DEFAULTS, algo=FINITE_ALGO_FOR_MODEL.get(chosen.get("model"), "ac_smfg"))
+            model = chosen.get("model", "tabular")
+            defaults = {"model": model, "algo": FINITE_ALGO_FOR_MODEL.get(model, "ac_smfg")}
             extra = [f"{g}={v}" for g, v in defaults.items() if g not in chosen]
             if extra:
                 cfg = _compose(command, extra + overrides)

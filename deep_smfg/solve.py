@@ -7,6 +7,7 @@ history goes to ``metrics.csv`` and ``convergence.png``. The summary's reference
 
 from __future__ import annotations
 
+import sys
 import time
 
 import torch
@@ -53,7 +54,7 @@ def _checked(cfg: DictConfig) -> tuple[str, FiniteGame, torch.dtype, Solver, dic
     if cfg.leader != "uniform":
         raise ConfigError(f"leader must be 'uniform' (the only preset for now), got {cfg.leader!r}")
     solver, loop = make_solver(cfg.solver)
-    for key, default in zip(("tol", "mean_field_tol"), default_tols(dtype), strict=False):
+    for key, default in zip(("tol", "mean_field_tol"), default_tols(dtype), strict=True):
         loop[key] = default if loop[key] is None else loop[key]
     return name, game, dtype, solver, loop
 
@@ -122,4 +123,10 @@ def run_solve(cfg: DictConfig) -> str:
         summary["price_optimum"] = float(game.market.price(eq_star.mu))
     if game.mean_field_summary is not None:
         summary.update(game.mean_field_summary(eq.mu))
+    summary["warnings"] = [] if run.converged else [
+        f"{solver.name} did not converge in {run.iterations} iterations: exploitability {run.final_exploitability:.3g} "
+        f"(tol {loop['tol']:.0e}), mean-field gap {run.history[-1]['mean_field_gap']:.3g} (tol "
+        f"{loop['mean_field_tol']:.0e}); see convergence.png (a smaller solver.damping may help)"]
+    for warning in summary["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
     return write_summary(run_dir, summary)

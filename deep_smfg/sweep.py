@@ -120,7 +120,7 @@ def plan(jobs: list[Job], compose: Callable[[list[str]], DictConfig], command: s
     sweep_dir = Path(cfgs[0].sweep_dir) if cfgs[0].get("sweep_dir") else default_sweep_dir(command)
     if sweep_dir.exists() and any(sweep_dir.iterdir()):
         raise ConfigError(f"sweep folder {sweep_dir} is not empty; choose another sweep_dir=")
-    for job, cfg in zip(jobs, cfgs, strict=False):
+    for job, cfg in zip(jobs, cfgs, strict=True):
         with open_dict(cfg):  # a config folder of your own may lack the sweep_dir key
             cfg.run_dir = str(sweep_dir / job.folder_name)
             cfg.sweep_dir = str(sweep_dir)
@@ -141,7 +141,7 @@ def is_sweep_key(job: Job, key: str) -> bool:
 def run_jobs(jobs: Sequence[Job], cfgs: Sequence[DictConfig], run: Callable[[DictConfig], str]) -> list[JobResult]:
     """Run the planned jobs one after another, announcing each on stdout."""
     results = []
-    for job, cfg in zip(jobs, cfgs, strict=False):
+    for job, cfg in zip(jobs, cfgs, strict=True):
         print(f"[sweep] job {job.number + 1}/{len(jobs)}: {job.label} -> {cfg.run_dir}", flush=True)
         results.append(run_job(job, cfg, run))
         print(f"[sweep] job {job.number + 1}/{len(jobs)}: {results[-1].status}", flush=True)
@@ -174,7 +174,7 @@ def run_job(job: Job, cfg: DictConfig, run: Callable[[DictConfig], str]) -> JobR
 def _finish_wandb_run() -> None:
     """Close a W&B run a job left open: Lightning's WandbLogger would reuse it for the next job."""
     wandb = sys.modules.get("wandb")
-    if wandb is not None and getattr(wandb, "run", None) is not None:
+    if wandb is not None and wandb.run is not None:
         wandb.finish()
 
 
@@ -264,7 +264,7 @@ def sweep_markdown(results: Sequence[JobResult], title: str) -> str:
     header, rows = job_table(results)
     status = header.index("status")
     rows = [[*row[:status], "ok" if r.ok else "failed", *row[status + 1:-1]]
-            for r, row in zip(results, rows, strict=False)]
+            for r, row in zip(results, rows, strict=True)]
     text = f"# {title}\n\n## Jobs\n\n{markdown_table(header[:-1], rows)}\n"
     if any(is_seed(k) for k in swept_keys(results)):
         text += f"\n## Settings: mean ± sd over seeds\n\n{markdown_table(*setting_table(results))}\n"

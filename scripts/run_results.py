@@ -65,7 +65,7 @@ def main() -> None:
     with ThreadPoolExecutor(args.jobs) as pool:
         results = list(pool.map(lambda cs: run_one(*cs, args.iterations, root), jobs))
     by_config: dict[str, list[dict]] = {}
-    for (c, _), r in zip(jobs, results, strict=False):
+    for (c, _), r in zip(jobs, results, strict=True):
         by_config.setdefault(c, []).append(r)
 
     import matplotlib
@@ -97,7 +97,7 @@ def main() -> None:
             its = [h["iteration"] for h in hist]
             for ax, key in zip(axes,
                                ["follower_exploitability", "mean_field_error", "leader_gap", "gradient_alignment"],
-                               strict=False):
+                               strict=True):
                 ax.plot(its, [h[key] for h in hist], alpha=0.7)
                 ax.set_title(key)
                 ax.set_xlabel("iteration")

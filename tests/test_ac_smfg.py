@@ -55,9 +55,9 @@ def test_one_iteration_equals_hand_written_tabular_update(name):
         expected = hand_written_update(game, *before, m.last_transition, k)
         got = [x.detach().numpy() for x in (m.follower.theta, m.leader.theta, m.critic_f.values, m.critic_l.values,
                                             m.mean_field.mu)]
-        for e, g in zip(expected, got, strict=False):
+        for e, g in zip(expected, got, strict=True):
             np.testing.assert_allclose(g, e, rtol=0, atol=1e-10)
-        assert any(np.abs(e - b).max() > 1e-6 for e, b in zip(expected, before, strict=False))
+        assert any(np.abs(e - b).max() > 1e-6 for e, b in zip(expected, before, strict=True))
 
 
 def test_batched_iteration_averages_the_per_chain_updates():

@@ -154,7 +154,7 @@ def test_invalid_damping_is_rejected(damping):
 
 def independent_room_masses(game, mu: np.ndarray) -> list[float]:
     masses = [0.0] * 4
-    for (x, y), m in zip(np64(game.state_coords).astype(int).tolist(), mu, strict=False):
+    for (x, y), m in zip(np64(game.state_coords).astype(int).tolist(), mu, strict=True):
         if x != 6 and y != 6:
             masses[(x > 6) + 2 * (y > 6)] += m
     return masses

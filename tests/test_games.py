@@ -74,7 +74,7 @@ def test_sample_z_agrees_with_g(cfg):
     z = game.sample_z(s, a, b)
     g = np64(game.g)
     assert g.shape == (S, A, B, game.n_z)
-    for si, ai, bi, zi in zip(s.tolist(), a.tolist(), b.tolist(), z.tolist(), strict=False):
+    for si, ai, bi, zi in zip(s.tolist(), a.tolist(), b.tolist(), z.tolist(), strict=True):
         assert zi == expected_z(game, si, ai, bi)
         assert g[si, ai, bi, zi] == 1.0
 

@@ -3,6 +3,7 @@ evaluation callbacks flag a run that ends worse than it started."""
 
 from __future__ import annotations
 
+import csv
 import json
 
 import pytest
@@ -80,8 +81,8 @@ def test_any_iteration_count_runs_with_a_short_last_epoch_and_a_final_evaluation
     s = json.loads((run / "summary.json").read_text())
     assert s["iterations"] == 250 and s["samples"] == 250 * 64
     assert s["final"]["iteration"] == 250  # evaluated at the end of the short epoch
-    rows = (run / "metrics.csv").read_text().splitlines()
-    assert [int(r.split(",")[-3]) for r in rows[1:]] == [0, 100, 200, 250]
+    with open(run / "metrics.csv", newline="") as f:
+        assert [int(row["iteration"]) for row in csv.DictReader(f)] == [0, 100, 200, 250]
     ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)
     assert int(ckpt["state_dict"]["iteration"]) == 250
 

@@ -91,7 +91,7 @@ def test_early_stop_at_tol():
     run = run_solver(DampedFixedPoint(), game, phi, 200, tol=1e-8)
     assert run.converged and run.iterations == first == len(run.history)
     assert run.history == [dict(h, wall_time=r["wall_time"])
-                           for h, r in zip(full.history[:first], run.history, strict=False)]
+                           for h, r in zip(full.history[:first], run.history, strict=True)]
 
     # the mean-field test: exploitability alone stops equilibrium_pricing while its mean field still lags
     game = make_game("equilibrium_pricing")
@@ -148,6 +148,18 @@ def test_solve_cli_takes_the_solver_knobs(tmp_path, capsys):
     assert summary["solver_iterations"] == expected.iterations
     assert summary["final_exploitability"] == pytest.approx(expected.final_exploitability, rel=1e-6)
     assert summary["final_exploitability"] < 1e-8 and summary["solver_converged"]
+
+
+def test_a_solve_that_does_not_converge_says_so(tmp_path, capsys):
+    """Undamped, congestion_toll's best responses flip between the routes (test_damping): the run must warn."""
+    run_dir = tmp_path / "run"
+    assert main(["solve", "game=congestion_toll", "solver.damping=1.0", "solver.max_iter=50", "optimum.n_starts=1",
+                 "optimum.n_steps=2", f"run_dir={run_dir}"]) == 0
+    out = capsys.readouterr()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert not summary["solver_converged"] and summary["solver_iterations"] == 50
+    (warning,) = summary["warnings"]
+    assert warning.startswith("damped_fixed_point did not converge in 50 iterations") and warning in out.err
 
 
 @pytest.mark.parametrize(

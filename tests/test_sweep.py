@@ -128,7 +128,7 @@ def test_train_multirun_runs_one_job_per_seed_and_writes_the_tables(tmp_path, ca
     assert folders == ["0_seed=0", "1_seed=1"]
     rows = read_csv(sweep_dir / "sweep.csv")
     assert [(r["job"], r["seed"], r["status"]) for r in rows] == [("0", "0", "ok"), ("1", "1", "ok")]
-    for row, folder in zip(rows, folders, strict=False):
+    for row, folder in zip(rows, folders, strict=True):
         summary = json.loads((sweep_dir / folder / "summary.json").read_text())
         assert float(row["leader_gap"]) == pytest.approx(summary["final"]["leader_gap"])
         assert OmegaConf.load(sweep_dir / folder / "config.yaml").seed == int(row["seed"])

@@ -17,7 +17,7 @@ def _param_grad(module: nn.Module, grad_table: Tensor) -> Tensor:
         table = policy_table(module)
         grads = torch.autograd.grad(table, params, grad_outputs=grad_table.to(table), allow_unused=True)
     return torch.cat([(g if g is not None else torch.zeros_like(p)).flatten()
-                      for g, p in zip(grads, params, strict=False)])
+                      for g, p in zip(grads, params, strict=True)])
 
 
 def exact_metrics(

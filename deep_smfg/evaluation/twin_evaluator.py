@@ -85,7 +85,7 @@ class TwinEvaluator:
         game, twin, plots = learner.game, ref.twin, run_dir / "plots"
         xs = torch.linspace(game.state_space.low[0], game.state_space.high[0], 121, dtype=torch.float64)[:, None]
         p = next(learner.parameters())
-        pi, phi = project_policies(twin, learner.follower, learner.leader)
+        _, phi = project_policies(twin, learner.follower, learner.leader)
         eq = exact.solve_equilibrium(twin.game, phi)
         eq_star = exact.solve_equilibrium(twin.game, ref.phi_star_table)
         low, high = game.leader_action_space.tensors(xs)

@@ -45,7 +45,7 @@ class Box:
         self.low, self.high = tuple(float(v) for v in self.low), tuple(float(v) for v in self.high)
         if len(self.low) != len(self.high) or not self.low:
             raise GameDefinitionError(f"a box needs low and high of one non-zero length, got {self.low}, {self.high}")
-        if any(lo >= hi for lo, hi in zip(self.low, self.high, strict=False)):
+        if any(lo >= hi for lo, hi in zip(self.low, self.high, strict=True)):
             raise GameDefinitionError(f"a box needs low < high in every dimension, got {self.low}, {self.high}")
 
     @property
@@ -152,7 +152,7 @@ def discretise(game: ContinuousGame, n_states: int, n_actions: tuple[int, ...] |
     n_actions = (n_actions,) * da if isinstance(n_actions, int) else tuple(n_actions)
     xs = grid(game.state_space.low[0], game.state_space.high[0], n_states)
     a_grids = [grid(lo, hi, n)
-               for lo, hi, n in zip(game.action_space.low, game.action_space.high, n_actions, strict=False)]
+               for lo, hi, n in zip(game.action_space.low, game.action_space.high, n_actions, strict=True)]
     b_grid = grid(game.leader_action_space.low[0], game.leader_action_space.high[0], n_leader)
     actions = torch.cartesian_prod(*a_grids).reshape(-1, da)
     S, A, B = n_states, actions.shape[0], n_leader
@@ -168,7 +168,7 @@ def discretise(game: ContinuousGame, n_states: int, n_actions: tuple[int, ...] |
     nodes, weights = game.noise_quadrature(n_quadrature)
     P = torch.zeros(S * A * B, S, dtype=torch.float64)
     m0 = z_values.mean().reshape(1)
-    for eps, w in zip(nodes, weights, strict=False):
+    for eps, w in zip(nodes, weights, strict=True):
         nxt = game.next_state(s_all, a_all, b_all, m0, eps.expand(S * A * B, -1))
         P += w * interpolation_weights(nxt[:, 0], xs)
     P = P.reshape(S, A, B, S)

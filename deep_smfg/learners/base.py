@@ -126,7 +126,7 @@ class SampledLearner(L.LightningModule):
             for opt in optimizers:
                 opt.zero_grad()
             self.manual_backward(total)
-        for opt, name in zip(optimizers, self.GROUPS, strict=False):
+        for opt, name in zip(optimizers, self.GROUPS, strict=True):
             for group in opt.param_groups:
                 group["lr"] = self.schedules[name](k)
             opt.step()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 
@@ -37,7 +38,7 @@ def check_timescales(schedules: dict[str, PowerSchedule], allow_any_order: bool 
 
 
 def _check_chain(schedules: dict[str, PowerSchedule], chain: list[str]) -> None:
-    for slow, fast in zip(chain, chain[1:], strict=False):
+    for slow, fast in itertools.pairwise(chain):
         a, b = schedules[slow], schedules[fast]
         if a.c > b.c or a.p < b.p:
             raise ValueError(
