@@ -48,7 +48,7 @@ def test_the_partial_leader_loss_is_the_policy_gradient_with_the_td_error():
     m.setup("fit")
     t = m.transition()
     delta = torch.randn(16, dtype=torch.float64)
-    loss = m.leader_gradient.loss(m, t, delta)
+    loss = m.leader_gradient.losses(m, t, torch.zeros_like(delta), delta)["leader"]
     (grad,) = torch.autograd.grad(loss, m.leader.theta)
     phi = torch.softmax(m.leader.theta.detach(), -1)
     expected = torch.zeros_like(grad)
@@ -107,7 +107,8 @@ def test_total_exact_is_the_exact_stackelberg_gradient_in_the_leaders_logits():
         m.leader.theta.copy_(0.5 * torch.randn_like(m.leader.theta))
     m.setup("fit")
     t = m.transition()
-    (got,) = torch.autograd.grad(m.leader_gradient.loss(m, t, torch.zeros(4, dtype=torch.float64)), m.leader.theta)
+    zero = torch.zeros(4, dtype=torch.float64)
+    (got,) = torch.autograd.grad(m.leader_gradient.losses(m, t, zero, zero)["leader"], m.leader.theta)
     phi = torch.softmax(m.leader.theta.detach(), -1)
     expected = -exact.logit_gradient(phi, exact.stackelberg_gradient(game, phi).total)  # at mu*(phi), solved afresh
     assert float((got - expected).norm() / expected.norm()) < 1e-6

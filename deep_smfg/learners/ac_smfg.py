@@ -37,14 +37,16 @@ class ACSMFG(SampledLearner):
         super().__init__(game, model, step_sizes, **learner)
         check_timescales(self.schedules, allow_any_step_order, self.optimizer_names)
         self.follower, self.leader, self.critic_f, self.critic_l, self.mean_field = self.kind.modules(model)
-        self.leader_gradient = make_leader_gradient(leader_gradient, game)
+        self.leader_gradient = make_leader_gradient(leader_gradient, game, model=model,
+                                                    occupancy_restart=self.occupancy_restart)
 
     def parameter_groups(self) -> dict[str, list]:
+        own = self.leader_gradient.parameter_groups()  # what the leader-gradient estimator learns on the side
         return {
-            "critic": list(self.critic_f.parameters()) + list(self.critic_l.parameters()),
-            "follower": list(self.follower.parameters()),
-            "mean_field": list(self.mean_field.parameters()),
-            "leader": list(self.leader.parameters()),
+            "critic": list(self.critic_f.parameters()) + list(self.critic_l.parameters()) + own.get("critic", []),
+            "follower": list(self.follower.parameters()) + own.get("follower", []),
+            "mean_field": list(self.mean_field.parameters()) + own.get("mean_field", []),
+            "leader": list(self.leader.parameters()) + own.get("leader", []),
         }
 
     def losses(self) -> dict[str, torch.Tensor]:
@@ -54,12 +56,22 @@ class ACSMFG(SampledLearner):
             target_f = t.r_f - tau * t.logp_f + gamma * t.v_f_next
             target_l = t.r_l + gamma * t.v_l_next
             delta_f, delta_l = target_f - t.v_f, target_l - t.v_l
-        return {
+        losses = {
             "critic": 0.5 * ((t.v_f - target_f) ** 2).mean() + 0.5 * ((t.v_l - target_l) ** 2).mean(),  # step 4
             "follower": -(delta_f * t.logp_f).mean(),  # step 5
             "mean_field": self.mean_field.loss(t.z_bar),  # step 6
-            "leader": self.leader_gradient.loss(self, t, delta_l),  # step 7
         }
+        for group, loss in self.leader_gradient.losses(self, t, delta_f, delta_l).items():  # step 7
+            losses[group] = losses[group] + loss if group in losses else loss
+        return losses
 
     def after_step(self) -> None:
         self.mean_field.project_()
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        super().on_save_checkpoint(checkpoint)
+        checkpoint["learner"]["leader_gradient"] = self.leader_gradient.chain_state()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        super().on_load_checkpoint(checkpoint)
+        self.leader_gradient.load_chain_state(checkpoint["learner"].get("leader_gradient"))

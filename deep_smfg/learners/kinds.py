@@ -52,9 +52,10 @@ class Agents(Protocol):
 
 @dataclass
 class Transition:
-    """One step of the occupancy chain (``[N]`` rows), and the stationary chain's contributions ``z_bar``.
+    """One step of the occupancy chain (``[N]`` rows), and the stationary chain's step and contributions ``z_bar``.
 
-    ``logp_*``, ``v_f``, ``v_l`` carry gradients; ``v_*_next`` are detached (TD targets)."""
+    ``logp_*``, ``v_f``, ``v_l`` carry gradients; ``v_*_next`` are detached (TD targets). ``restart`` flags the
+    occupancy entries that restart from ``rho`` after this step (their next ``s`` is a fresh draw)."""
 
     s: Tensor
     a: Tensor
@@ -69,6 +70,11 @@ class Transition:
     v_l: Tensor
     v_f_next: Tensor
     v_l_next: Tensor
+    s_bar: Tensor  # the stationary chain: (s_bar, a_bar, b_bar) -> s_bar_next, contributing z_bar
+    a_bar: Tensor
+    b_bar: Tensor
+    s_bar_next: Tensor
+    restart: Tensor
 
 
 class GameKind(Protocol):
@@ -109,13 +115,14 @@ class FiniteKind:
             a = sample_from_cdf(logp_f.exp().cumsum(-1)[both], env.rng)
             b = sample_from_cdf(logp_l.exp().cumsum(-1)[both], env.rng)
         out, root = env.act(td, a, b)
-        (a, _), (b, _) = split_chains(a), split_chains(b)
+        (a, a_bar), (b, b_bar) = split_chains(a), split_chains(b)
         s, s_next = td["state"], out["next", "state"]
         return Transition(
             s=s, a=a, b=b, s_next=s_next, z_bar=out["next", "z_bar"],
             r_f=out["next", "reward_f"].squeeze(-1), r_l=out["next", "reward_l"].squeeze(-1),
             logp_f=logp_f[s, a], logp_l=logp_l[s, b], v_f=v_f[s], v_l=v_l[s],
             v_f_next=v_f[s_next].detach(), v_l_next=v_l[s_next].detach(),
+            **_stationary_step(td, out, a_bar, b_bar),
         ), root
 
 
@@ -138,7 +145,8 @@ class ContinuousKind:
         u_f, a = agents.follower.sample(both, env.rng)
         u_l, b = agents.leader.sample(both, env.rng)
         out, root = env.act(td, a, b)
-        (a, _), (b, _), (u_f, _), (u_l, _) = split_chains(a), split_chains(b), split_chains(u_f), split_chains(u_l)
+        (a, a_bar), (b, b_bar) = split_chains(a), split_chains(b)
+        (u_f, _), (u_l, _) = split_chains(u_f), split_chains(u_l)
         s, s_next = td["state"], out["next", "state"]
         v_f, v_f_next = split_chains(agents.critic_f(stack_chains(s, s_next)))  # one forward pass for s and s'
         v_l, v_l_next = split_chains(agents.critic_l(stack_chains(s, s_next)))
@@ -147,7 +155,14 @@ class ContinuousKind:
             r_f=out["next", "reward_f"].squeeze(-1), r_l=out["next", "reward_l"].squeeze(-1),
             logp_f=agents.follower.log_prob(s, u_f), logp_l=agents.leader.log_prob(s, u_l),
             v_f=v_f, v_l=v_l, v_f_next=v_f_next.detach(), v_l_next=v_l_next.detach(),
+            **_stationary_step(td, out, a_bar, b_bar),
         ), root
+
+
+def _stationary_step(td: TensorDictBase, out: TensorDictBase, a_bar: Tensor, b_bar: Tensor) -> dict[str, Tensor]:
+    """The stationary chain's step and the occupancy chain's restart flags (both kinds read the env alike)."""
+    return dict(s_bar=td["state_bar"], a_bar=a_bar, b_bar=b_bar, s_bar_next=out["next", "state_bar"],
+                restart=out["next", "truncated"].squeeze(-1))
 
 
 def kind_of(game: FiniteGame | ContinuousGame) -> GameKind:

@@ -16,21 +16,22 @@ def available() -> list[str]:
     return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name not in _NOT_ESTIMATORS)
 
 
-def _construct(name: str, game) -> LeaderGradient:
-    return importlib.import_module(f"{__name__}.{name}").ESTIMATOR(game)
+def _construct(name: str, game, options: dict) -> LeaderGradient:
+    return importlib.import_module(f"{__name__}.{name}").ESTIMATOR(game, **options)
 
 
-def make_leader_gradient(name: str, game) -> LeaderGradient:
-    """The estimator ``name`` for ``game``; a ``ValueError`` names the options that work for this game."""
+def make_leader_gradient(name: str, game, **options) -> LeaderGradient:
+    """The estimator ``name`` for ``game`` (``options``: ``model``, ``occupancy_restart``, see :mod:`.base`);
+    a ``ValueError`` names the options that work for this game and config."""
     if name not in available():
         raise ValueError(f"unknown algo.leader_gradient {name!r}; valid: {', '.join(available())}")
     try:
-        return _construct(name, game)
+        return _construct(name, game, options)
     except ValueError as exc:
         working = []
         for other in available():
             try:
-                _construct(other, game)
+                _construct(other, game, options)
                 working.append(other)
             except ValueError:
                 pass

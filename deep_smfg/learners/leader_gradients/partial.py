@@ -2,7 +2,7 @@
 
 Policy gradient with the leader critic's TD error as the advantage:
 ``omega += zeta_k delta_l grad_omega log phi_omega(b | s)``, i.e. SGD on ``-delta_l log phi(b | s)``.
-Blind to how the population answers the leader (docs/model.md, "when the partial gradient is blind").
+Blind to how the population answers the leader (docs/stackelberg_gradient.md).
 """
 
 from __future__ import annotations
@@ -10,14 +10,15 @@ from __future__ import annotations
 from torch import Tensor
 
 from ..kinds import Transition
+from .base import LeaderGradient
 
 
-class Partial:
-    def __init__(self, game) -> None:  # every game supports it
-        pass
+class Partial(LeaderGradient):
+    def __init__(self, game, **options) -> None:  # every game supports it
+        super().__init__()
 
-    def loss(self, learner, t: Transition, delta_l: Tensor) -> Tensor:
-        return -(delta_l * t.logp_l).mean()
+    def losses(self, learner, t: Transition, delta_f: Tensor, delta_l: Tensor) -> dict[str, Tensor]:
+        return {"leader": -(delta_l * t.logp_l).mean()}
 
 
 ESTIMATOR = Partial

@@ -22,19 +22,21 @@ from ... import exact
 from ...games.base import FiniteGame
 from ...modules.policies import policy_table
 from ..kinds import Transition
+from .base import LeaderGradient
 
 
-class TotalExact:
-    def __init__(self, game) -> None:
+class TotalExact(LeaderGradient):
+    def __init__(self, game, **options) -> None:
+        super().__init__()
         if not isinstance(game, FiniteGame):
             raise ValueError("total_exact needs a finite game with a known model (the exact solvers read its tensors)")
         self.game = game
 
-    def loss(self, learner, t: Transition, delta_l: Tensor) -> Tensor:
+    def losses(self, learner, t: Transition, delta_f: Tensor, delta_l: Tensor) -> dict[str, Tensor]:
         phi = policy_table(learner.leader)  # [S, B], differentiable in the leader's parameters
         mu0 = learner.mean_field().detach().to(device="cpu", dtype=torch.float64)
         grad = exact.stackelberg_gradient(self.game, phi.detach().to(device="cpu", dtype=torch.float64), mu0=mu0)
-        return -(grad.total.to(phi) * phi).sum()
+        return {"leader": -(grad.total.to(phi) * phi).sum()}
 
 
 ESTIMATOR = TotalExact
