@@ -64,9 +64,13 @@ def test_ddp_two_cpu_processes_end_with_identical_parameters(tmp_path, game):
     assert json.loads((run / "summary.json").read_text())["samples"] == 60 * 64 * 2
 
 
-@pytest.mark.parametrize("game", sorted(GAME_ARGS))
+# the sampled total-gradient leader carries traces with the chains: a resumed run must restore them too
+RESUME_ARGS = {**GAME_ARGS, "pricing_total_sampled": ["game=equilibrium_pricing", "algo=ac_smfg_total"]}
+
+
+@pytest.mark.parametrize("game", sorted(RESUME_ARGS))
 def test_resumed_run_matches_an_uninterrupted_run(tmp_path, game):
-    common = ["algo.checkpoint_every=40", "algo.n_envs=16", "seed=7", *SHORT, *GAME_ARGS[game]]
+    common = ["algo.checkpoint_every=40", "algo.n_envs=16", "seed=7", *SHORT, *RESUME_ARGS[game]]
     full, cut = tmp_path / "full", tmp_path / "cut"
     deep_smfg(["train", "algo.iterations=120", f"run_dir={full}", *common], tmp_path)
     deep_smfg(["train", "algo.iterations=40", f"run_dir={cut}", *common], tmp_path)  # "interrupted" after 40

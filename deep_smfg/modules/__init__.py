@@ -8,7 +8,7 @@ the mean field is Gaussian (its ``forward`` returns the mean ``m``, what the rew
 """
 
 from .continuous import continuous_modules
-from .critics import MLPCritic, TabularCritic, build_critic
+from .critics import MLPCritic, TabularCritic, build_action_critic, build_critic
 from .features import BoxFeatures, StateFeatures
 from .mean_field import CategoricalMeanField, GaussianMeanField, project_simplex
 from .policies import MLPCategoricalPolicy, SquashedGaussianPolicy, TabularSoftmaxPolicy, build_policy
@@ -23,6 +23,7 @@ __all__ = [
     "MLPCritic",
     "TabularCritic",
     "TabularSoftmaxPolicy",
+    "build_action_critic",
     "build_critic",
     "build_policy",
     "continuous_modules",

@@ -35,3 +35,11 @@ def build_critic(kind: str, n_states: int, hidden=(64, 64), coords=None) -> nn.M
     if kind == "mlp":
         return MLPCritic(StateFeatures(n_states, coords), list(hidden))
     raise ValueError(f"critic kind must be 'tabular' or 'mlp', got {kind!r}")
+
+
+def build_action_critic(kind: str, n_states: int, n_actions: int, hidden=(64, 64), coords=None) -> nn.Module:
+    """``Q(s, .)``: one value per action, a table or an MLP shaped like a categorical policy's logits (zero at
+    the start)."""
+    from .policies import build_policy
+
+    return build_policy(kind, n_states, n_actions, hidden, coords)

@@ -10,7 +10,9 @@ learned follower and mean field. ``dPhi/dphi`` is only defined there (the implic
 differentiates the equilibrium map), and it is the direction the learned lower level is converging to; the
 learner's own follower and mean field still learn from samples and are measured as before. The exact solve
 starts from the learned mean field (deterministic in the learner's state, so a resumed run stays identical).
-Cost: one exact equilibrium and one Jacobian of size ``|S| + |Z|`` per iteration; no samples.
+Cost: one exact equilibrium and one Jacobian of size ``|S| + |Z|`` every ``REFRESH_EVERY`` iterations (the
+leader moves on the slowest timescale, so ``G`` between refreshes is the gradient at a leader a few tiny steps
+back; the chain rule through the current ``phi`` stays exact); no samples.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from ...modules.policies import policy_table
 from ..kinds import Transition
 from .base import LeaderGradient
 
+REFRESH_EVERY = 10  # iterations between exact solves
+
 
 class TotalExact(LeaderGradient):
     def __init__(self, game, **options) -> None:
@@ -31,12 +35,21 @@ class TotalExact(LeaderGradient):
         if not isinstance(game, FiniteGame):
             raise ValueError("total_exact needs a finite game with a known model (the exact solvers read its tensors)")
         self.game = game
+        self.grad: Tensor | None = None  # dPhi/dphi at the last refresh
 
     def losses(self, learner, t: Transition, delta_f: Tensor, delta_l: Tensor) -> dict[str, Tensor]:
         phi = policy_table(learner.leader)  # [S, B], differentiable in the leader's parameters
-        mu0 = learner.mean_field().detach().to(device="cpu", dtype=torch.float64)
-        grad = exact.stackelberg_gradient(self.game, phi.detach().to(device="cpu", dtype=torch.float64), mu0=mu0)
-        return {"leader": -(grad.total.to(phi) * phi).sum()}
+        if self.grad is None or int(learner.iteration) % REFRESH_EVERY == 0:
+            mu0 = learner.mean_field().detach().to(device="cpu", dtype=torch.float64)
+            phi64 = phi.detach().to(device="cpu", dtype=torch.float64)
+            self.grad = exact.stackelberg_gradient(self.game, phi64, mu0=mu0).total
+        return {"leader": -(self.grad.to(phi) * phi).sum()}
+
+    def chain_state(self) -> dict[str, Tensor] | None:  # so that a resumed run refreshes where this one would
+        return None if self.grad is None else {"grad": self.grad.clone()}
+
+    def load_chain_state(self, state: dict[str, Tensor] | None) -> None:
+        self.grad = None if state is None else state["grad"]
 
 
 ESTIMATOR = TotalExact

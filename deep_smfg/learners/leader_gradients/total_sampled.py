@@ -1,0 +1,113 @@
+"""A model-free estimate of the total Stackelberg gradient on finite games, from the samples AC-SMFG draws.
+
+The derivation and the measured bias, variance and cost are in docs/stackelberg_gradient.md. With
+``A_l(s, a) = Q_l(s, a) - V_l(s)`` (the leader's advantage of the follower's action), the soft best response's
+``grad log pi*(a|s) = (D(s, a) - E_pi D(s, .)) / tau`` (``D = dQ*_f``, a policy evaluation of the derivative of
+the follower's soft reward), and the stationary law's sensitivity written with an adjoint ``y`` over ``Z``::
+
+    dPhi/domega = E_occ[grad log phi(b|s) (delta_l + e_occ delta_f)]                 (partial + follower answer)
+                + E_stat[grad log phi(bbar|sbar) (delta_y + e_stat deltabar_f)]       (the mean field's answer)
+    y = E_occ[dr_l/dmu + e_occ dr_f/dmu] + E_stat[e_stat dr_f/dmu]                      (adjoint fixed point)
+
+(each side times ``1 - gamma``, like the partial estimator), where on the occupancy chain
+``e_occ <- [no restart] e_occ + A_l(s, a) / tau`` and on the stationary chain
+``e_stat <- gamma e_stat + A_y(sbar, abar) / tau`` are eligibility traces that turn the forward sums ``D``
+into backward ones, ``delta_y = y(zbar) - y.mu_hat + gamma_y V_y(sbar') - V_y(sbar)`` is the TD error of the
+pseudo-reward ``y(z)`` and ``A_y = Q_y - V_y`` its advantage.
+
+What it learns beside AC-SMFG's modules: ``Q_l(s, a)`` and ``Q_y(s, a)`` (critic group, same architecture as
+the follower), the adjoint ``y`` (mean-field group, half its step size so that ``xi_k / 2 <= 1``).
+What it reads beyond the samples: the derivative of the rewards in ``mu`` (the env's reward functions are
+differentiable), never the transition kernel. Extra samples: none (both chains are AC-SMFG's own).
+Limits: transitions that do not read ``mu``; the occupancy chain's restarts (``occupancy_restart``).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ...games.base import FiniteGame
+from ...modules.critics import build_action_critic
+from ..kinds import ModelSpec, Transition
+from .base import LeaderGradient
+
+GAMMA_Y = 0.95  # discount of the pseudo-reward's value Q_y (its differential value as GAMMA_Y -> 1)
+
+
+class TotalSampled(LeaderGradient):
+    def __init__(self, game, model: ModelSpec | None = None, occupancy_restart: bool = True) -> None:
+        super().__init__()
+        if not isinstance(game, FiniteGame):
+            raise ValueError("total_sampled is implemented for finite games (the continuous case: "
+                             "docs/stackelberg_gradient.md)")
+        if game.transition_depends_on_mu:
+            raise ValueError("total_sampled needs transitions that do not read the mean field")
+        if not occupancy_restart:
+            raise ValueError("total_sampled needs algo.occupancy_restart=true (its follower trace ends at restarts)")
+        model = ModelSpec() if model is None else model
+        S, A = game.n_states, game.n_actions
+        self.game = game
+        self.q_l = build_action_critic(model.critic, S, A, model.hidden, game.state_coords)
+        self.q_y = build_action_critic(model.critic, S, A, model.hidden, game.state_coords)
+        self.y = torch.nn.Parameter(torch.zeros(game.n_z))
+        self.e_occ: Tensor | None = None  # traces, one per chain
+        self.e_stat: Tensor | None = None
+        self.keep: Tensor | None = None  # 0 where the occupancy chain restarted after the last step
+
+    def parameter_groups(self) -> dict[str, list]:
+        return {"critic": list(self.q_l.parameters()) + list(self.q_y.parameters()), "mean_field": [self.y]}
+
+    def losses(self, learner, t: Transition, delta_f: Tensor, delta_l: Tensor) -> dict[str, Tensor]:
+        game, tau, gamma = self.game, self.game.tau, self.game.gamma
+        states = torch.arange(game.n_states, device=t.s.device)
+        q_l, q_y = self.q_l(states), self.q_y(states)  # [S, A], with gradients (their TD losses)
+        with torch.no_grad():
+            pi = torch.softmax(learner.follower(states), -1)
+            v_f = learner.critic_f(states)
+            adv_l = q_l - (pi * q_l).sum(-1, keepdim=True)
+            v_y = (pi * q_y).sum(-1)
+            adv_y = q_y - v_y[:, None]
+            y, mu = self.y.detach(), learner.mean_field().detach()
+            self._advance_traces(t, adv_l[t.s, t.a] / tau, adv_y[t.s_bar, t.a_bar] / tau, gamma)
+            eta = y @ mu
+            pseudo = y[t.z_bar] - eta
+            delta_y = pseudo + GAMMA_Y * v_y[t.s_bar_next] - v_y[t.s_bar]
+
+        mu_ = mu.clone().requires_grad_(True)  # the rewards' derivative in mu at the samples, in one backward
+        r_f, r_l = game.reward_f_tensor(mu_), game.reward_l_tensor(mu_)
+        signal = ((r_l[t.s, t.a, t.b] + self.e_occ * r_f[t.s, t.a, t.b]).mean()
+                  + (self.e_stat * r_f[t.s_bar, t.a_bar, t.b_bar]).mean())
+        (y_target,) = torch.autograd.grad(signal, mu_)
+        with torch.no_grad():
+            r_f_bar = r_f.detach()[t.s_bar, t.a_bar, t.b_bar]
+            delta_f_bar = r_f_bar - tau * torch.log(pi[t.s_bar, t.a_bar]) + gamma * v_f[t.s_bar_next] - v_f[t.s_bar]
+
+        logp_l_bar = torch.log_softmax(learner.leader(t.s_bar), -1).gather(-1, t.b_bar[:, None]).squeeze(-1)
+        leader = (-((delta_l + self.e_occ * delta_f) * t.logp_l).mean()
+                  - ((delta_y + self.e_stat * delta_f_bar) * logp_l_bar).mean())
+        critic = (0.5 * ((q_l[t.s, t.a] - (t.r_l + gamma * t.v_l_next)) ** 2).mean()
+                  + 0.5 * ((q_y[t.s_bar, t.a_bar] - (pseudo + GAMMA_Y * v_y[t.s_bar_next])) ** 2).mean())
+        return {"leader": leader, "critic": critic, "mean_field": 0.25 * ((self.y - y_target) ** 2).sum()}
+
+    @torch.no_grad()
+    def _advance_traces(self, t: Transition, a_l: Tensor, a_y: Tensor, gamma: float) -> None:
+        if self.e_occ is None or self.e_occ.shape != a_l.shape:
+            self.e_occ, self.e_stat, self.keep = torch.zeros_like(a_l), torch.zeros_like(a_y), torch.zeros_like(a_l)
+        self.e_occ = self.keep * self.e_occ + a_l
+        self.e_stat = gamma * self.e_stat + a_y
+        self.keep = (~t.restart).to(a_l.dtype)
+
+    def chain_state(self) -> dict[str, Tensor] | None:
+        if self.e_occ is None:
+            return None
+        return {"e_occ": self.e_occ.clone(), "e_stat": self.e_stat.clone(), "keep": self.keep.clone()}
+
+    def load_chain_state(self, state: dict[str, Tensor] | None) -> None:
+        if state is None:
+            self.e_occ = self.e_stat = self.keep = None
+        else:
+            self.e_occ, self.e_stat, self.keep = state["e_occ"], state["e_stat"], state["keep"]
+
+
+ESTIMATOR = TotalSampled
