@@ -42,6 +42,7 @@ class TotalExact(LeaderGradient):
         if self.grad is None or int(learner.iteration) % REFRESH_EVERY == 0:
             mu0 = learner.mean_field().detach().to(device="cpu", dtype=torch.float64)
             phi64 = phi.detach().to(device="cpu", dtype=torch.float64)
+            phi64 = phi64 / phi64.sum(-1, keepdim=True)  # rows of a float32 softmax sum to 1 only to ~1e-7
             self.grad = exact.stackelberg_gradient(self.game, phi64, mu0=mu0).total
         return {"leader": -(self.grad.to(phi) * phi).sum()}
 
