@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from .features import StateFeatures, mlp
+from .policies import build_policy
 
 
 class TabularCritic(nn.Module):
@@ -40,6 +41,4 @@ def build_critic(kind: str, n_states: int, hidden=(64, 64), coords=None) -> nn.M
 def build_action_critic(kind: str, n_states: int, n_actions: int, hidden=(64, 64), coords=None) -> nn.Module:
     """``Q(s, .)``: one value per action, a table or an MLP shaped like a categorical policy's logits (zero at
     the start)."""
-    from .policies import build_policy
-
     return build_policy(kind, n_states, n_actions, hidden, coords)

@@ -9,7 +9,8 @@ Where it is evaluated: at the exact equilibrium ``(pi*(phi_k), mu*(phi_k))`` of 
 learned follower and mean field. ``dPhi/dphi`` is only defined there (the implicit function theorem
 differentiates the equilibrium map), and it is the direction the learned lower level is converging to; the
 learner's own follower and mean field still learn from samples and are measured as before. The exact solve
-starts from the learned mean field (deterministic in the learner's state, so a resumed run stays identical).
+starts from the learned mean field (deterministic in the learner's state, so a resumed run stays identical), or
+from the uniform one where that warm start fails.
 Cost: one exact equilibrium and one Jacobian of size ``|S| + |Z|`` every ``REFRESH_EVERY`` iterations (the
 leader moves on the slowest timescale, so ``G`` between refreshes is the gradient at a leader a few tiny steps
 back; the chain rule through the current ``phi`` stays exact); no samples.
@@ -21,6 +22,7 @@ import torch
 from torch import Tensor
 
 from ... import exact
+from ...exact.equilibrium import EquilibriumNotConverged
 from ...games.base import FiniteGame
 from ...modules.policies import policy_table
 from ..kinds import Transition
@@ -43,7 +45,12 @@ class TotalExact(LeaderGradient):
             mu0 = learner.mean_field().detach().to(device="cpu", dtype=torch.float64)
             phi64 = phi.detach().to(device="cpu", dtype=torch.float64)
             phi64 = phi64 / phi64.sum(-1, keepdim=True)  # rows of a float32 softmax sum to 1 only to ~1e-7
-            self.grad = exact.stackelberg_gradient(self.game, phi64, mu0=mu0).total
+            try:
+                self.grad = exact.stackelberg_gradient(self.game, phi64, mu0=mu0).total
+            except EquilibriumNotConverged:  # the warm start, not the game: a learned mean field with empty cells
+                # (the simplex projection makes exact zeros) can make the best response's chain reducible under
+                # crowd-averse rewards (shop_positioning); the equilibrium is unique, so the cold start finds it
+                self.grad = exact.stackelberg_gradient(self.game, phi64).total
         return {"leader": -(self.grad.to(phi) * phi).sum()}
 
     def chain_state(self) -> dict[str, Tensor] | None:  # so that a resumed run refreshes where this one would
