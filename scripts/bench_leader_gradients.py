@@ -6,8 +6,9 @@ For each finite configuration of docs/results.md and a random leader (logits 0.5
 with its leader frozen (step size 0) for `--settle` iterations, so that critics, follower, mean field and the
 estimator's own critics settle; then for `--average` iterations each leader direction is recorded. Printed per
 estimator: the cosine of the averaged direction with the exact total gradient `dPhi/domega` (its bias in
-direction; the sampled estimators target `(1 - gamma) dPhi/domega`, total_exact `dPhi/domega` itself), the norm ratio (bias in size), the per-iteration signal-to-noise ratio
-`|mean| / sqrt(mean |g - mean|^2)`, and milliseconds per iteration (the whole AC-SMFG iteration).
+direction; the sampled estimators target `(1 - gamma) dPhi/domega`, total_exact `dPhi/domega` itself), the
+norm ratio (bias in size), the per-iteration signal-to-noise ratio `|mean| / sqrt(mean |g - mean|^2)`, and
+milliseconds per iteration (the whole AC-SMFG iteration).
 """
 
 from __future__ import annotations
