@@ -57,7 +57,7 @@ def test_total_sampled_points_along_the_exact_total_gradient_on_a_small_random_g
     total, partial = exact_directions(game, theta)
     assert exact.cosine(partial, total) < 0.9  # the partial gradient alone is off here (0.86)
     got = averaged_direction(game, theta, settle=1500, average=1000)
-    assert exact.cosine(got, total) >= 0.9  # measured 1.000 (3,000 + 2,000 iterations at N = 512)
+    assert exact.cosine(got, total) >= 0.9  # measured 0.999
     assert 0.8 < float(got.norm() / total.norm()) < 1.25  # measured 0.97
 
 
@@ -69,7 +69,7 @@ def test_total_sampled_has_the_right_sign_on_congestion_toll_where_the_partial_g
     total, partial = exact_directions(game, theta)
     assert total[0, 1] > 0 > partial[0, 1]
     got = averaged_direction(game, theta, settle=1500, average=1000)
-    assert got[0, 1] > 0
+    assert got[0, 1] > 0  # measured 0.0025 (exact: 0.0038; partial: -0.021)
     assert exact.cosine(got, total) > 0.9
 
 
