@@ -49,17 +49,8 @@ def measure(game, estimator: str, settle: int, average: int, n_envs: int) -> dic
     samples = []
     start = time.perf_counter()
     for _ in range(average):
-        losses = m.losses()
-        (g,) = torch.autograd.grad(losses["leader"], m.leader.theta, retain_graph=True)
-        samples.append(-g)
-        m.zero_grad()
-        sum(losses.values()).backward()  # the rest of an iteration (critics, follower, ...) with the leader frozen
-        for opt, name in zip(m._standalone_optimizers, m.GROUPS, strict=True):
-            for group in opt.param_groups:
-                group["lr"] = m.schedules[name](int(m.iteration))
-            opt.step()
-        m.after_step()
-        m.iteration += 1
+        m.run_standalone(1)  # one whole iteration; the leader's step size is 0, so its gradient stays in .grad
+        samples.append(-m.leader.theta.grad.clone())
     ms = 1000 * (time.perf_counter() - start) / average
     g = torch.stack(samples)
     mean = g.mean(0)

@@ -19,15 +19,15 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import statistics
-import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from deep_smfg.learners.leader_gradients.total_exact import REFRESH_EVERY
+
 sys.path.insert(0, str(Path(__file__).parent))
-from run_results import CONFIGS  # noqa: E402  (the configurations of docs/results.md)
+from run_results import CONFIGS, train_once  # noqa: E402  (the configurations of docs/results.md)
 
 LEADERS = {
     "partial": [],
@@ -37,19 +37,12 @@ LEADERS = {
 }
 GAP_THRESHOLD = {"total_exact": 0.02, "total_sampled": 0.05}  # share of Phi* - Phi(uniform), stated in issue 9
 EXPLOITABILITY, MEAN_FIELD_ERROR = 0.05, 0.15
-EXACT_SOLVES_EVERY = {"total_exact": 10}  # deep_smfg/learners/leader_gradients/total_exact.py: REFRESH_EVERY
+EXACT_SOLVES_EVERY = {"total_exact": REFRESH_EVERY}
 
 
 def run_one(leader: str, config: str, seed: int, iterations: int, root: Path) -> dict:
-    run_dir = root / leader / config / f"seed{seed}"
-    summary = run_dir / "summary.json"
-    if not summary.exists():
-        cmd = [sys.executable, "-m", "deep_smfg.cli", "train", *CONFIGS[config], *LEADERS[leader], f"seed={seed}",
-               f"algo.iterations={iterations}", "logger=csv", "progress_bar=false", "threads=1", f"run_dir={run_dir}"]
-        out = subprocess.run(cmd, capture_output=True, text=True)
-        if out.returncode:
-            raise RuntimeError(f"{leader} {config} seed {seed} failed:\n{out.stderr[-2000:]}")
-    return json.loads(summary.read_text())
+    return train_once([*CONFIGS[config], *LEADERS[leader], f"seed={seed}", f"algo.iterations={iterations}",
+                       "threads=1"], root / leader / config / f"seed{seed}")
 
 
 def fmt(values: list[float], digits: int = 2) -> str:

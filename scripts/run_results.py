@@ -33,17 +33,22 @@ ITERATIONS = {"pricing_incentive_long": 40000}  # configs that run longer than -
 METRICS = ["follower_exploitability", "mean_field_error", "leader_gap", "gradient_alignment", "partial_grad_norm"]
 
 
-def run_one(config: str, seed: int, iterations: int, root: Path) -> dict:
-    run_dir = root / config / f"seed{seed}"
+def train_once(overrides: list[str], run_dir: Path) -> dict:
+    """``deep-smfg train`` with a CSV logger into ``run_dir`` unless its summary.json exists; the summary."""
     summary = run_dir / "summary.json"
     if not summary.exists():
-        iterations = ITERATIONS.get(config, iterations)
-        cmd = [sys.executable, "-m", "deep_smfg.cli", "train", *CONFIGS[config], f"seed={seed}",
-               f"algo.iterations={iterations}", "logger=csv", "progress_bar=false", f"run_dir={run_dir}"]
+        cmd = [sys.executable, "-m", "deep_smfg.cli", "train", *overrides, "logger=csv", "progress_bar=false",
+               f"run_dir={run_dir}"]
         out = subprocess.run(cmd, capture_output=True, text=True)
         if out.returncode:
-            raise RuntimeError(f"{config} seed {seed} failed:\n{out.stderr[-2000:]}")
+            raise RuntimeError(f"{' '.join(overrides)} failed:\n{out.stderr[-2000:]}")
     return json.loads(summary.read_text())
+
+
+def run_one(config: str, seed: int, iterations: int, root: Path) -> dict:
+    iterations = ITERATIONS.get(config, iterations)
+    return train_once([*CONFIGS[config], f"seed={seed}", f"algo.iterations={iterations}"],
+                      root / config / f"seed{seed}")
 
 
 def fmt(values: list[float], digits: int = 4) -> str:

@@ -39,8 +39,9 @@ def averaged_direction(game: FiniteGame, theta: torch.Tensor, settle: int, avera
     m.run_standalone(settle)
     direction = torch.zeros_like(theta)
     for _ in range(average):
-        (g,) = torch.autograd.grad(m.losses()["leader"], m.leader.theta)
-        direction -= g / average
+        m.run_standalone(1)  # the leader's step size is 0: its gradient stays in .grad, its parameters stay put
+        direction -= m.leader.theta.grad / average
+    assert torch.equal(m.leader.theta.detach(), theta)
     return direction
 
 
@@ -58,7 +59,7 @@ def test_total_sampled_points_along_the_exact_total_gradient_on_a_small_random_g
     assert exact.cosine(partial, total) < 0.9  # the partial gradient alone is off here (0.86)
     got = averaged_direction(game, theta, settle=1500, average=1000)
     assert exact.cosine(got, total) >= 0.9  # measured 0.999
-    assert 0.8 < float(got.norm() / total.norm()) < 1.25  # measured 0.97
+    assert 0.8 < float(got.norm() / total.norm()) < 1.25  # measured 0.98
 
 
 def test_total_sampled_has_the_right_sign_on_congestion_toll_where_the_partial_gradient_is_wrong():
@@ -69,7 +70,7 @@ def test_total_sampled_has_the_right_sign_on_congestion_toll_where_the_partial_g
     total, partial = exact_directions(game, theta)
     assert total[0, 1] > 0 > partial[0, 1]
     got = averaged_direction(game, theta, settle=1500, average=1000)
-    assert got[0, 1] > 0  # measured 0.0025 (exact: 0.0038; partial: -0.021)
+    assert got[0, 1] > 0  # measured 0.0030 (exact: 0.0038; partial: -0.021)
     assert exact.cosine(got, total) > 0.9
 
 

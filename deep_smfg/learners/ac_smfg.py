@@ -41,13 +41,15 @@ class ACSMFG(SampledLearner):
                                                     occupancy_restart=self.occupancy_restart)
 
     def parameter_groups(self) -> dict[str, list]:
-        own = self.leader_gradient.parameter_groups()  # what the leader-gradient estimator learns on the side
-        return {
-            "critic": list(self.critic_f.parameters()) + list(self.critic_l.parameters()) + own.get("critic", []),
-            "follower": list(self.follower.parameters()) + own.get("follower", []),
-            "mean_field": list(self.mean_field.parameters()) + own.get("mean_field", []),
-            "leader": list(self.leader.parameters()) + own.get("leader", []),
+        groups = {
+            "critic": list(self.critic_f.parameters()) + list(self.critic_l.parameters()),
+            "follower": list(self.follower.parameters()),
+            "mean_field": list(self.mean_field.parameters()),
+            "leader": list(self.leader.parameters()),
         }
+        for group, params in self.leader_gradient.parameter_groups().items():  # what the estimator learns itself
+            groups[group] = groups[group] + params
+        return groups
 
     def losses(self) -> dict[str, torch.Tensor]:
         t = self.transition()  # steps 1-2
