@@ -54,6 +54,10 @@ def _checked(cfg: DictConfig) -> tuple[str, FiniteGame, torch.dtype, Solver, dic
     if cfg.leader != "uniform":
         raise ConfigError(f"leader must be 'uniform' (the only preset for now), got {cfg.leader!r}")
     solver, loop = make_solver(cfg.solver)
+    try:
+        solver.check(game)
+    except ValueError as exc:
+        raise ConfigError(f"solver {solver.name} on {name}: {exc}") from exc
     for key, default in zip(("tol", "mean_field_tol"), default_tols(dtype), strict=True):
         loop[key] = default if loop[key] is None else loop[key]
     return name, game, dtype, solver, loop
@@ -126,7 +130,8 @@ def run_solve(cfg: DictConfig) -> str:
     summary["warnings"] = [] if run.converged else [
         f"{solver.name} did not converge in {run.iterations} iterations: exploitability {run.final_exploitability:.3g} "
         f"(tol {loop['tol']:.0e}), mean-field gap {run.history[-1]['mean_field_gap']:.3g} (tol "
-        f"{loop['mean_field_tol']:.0e}); see convergence.png (a smaller solver.damping may help)"]
+        f"{loop['mean_field_tol']:.0e}); see convergence.png, and raise solver.max_iter or change the solver's "
+        f"parameters (configs/solver/{solver.name}.yaml, docs/solvers.md)"]
     for warning in summary["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
     return write_summary(run_dir, summary)

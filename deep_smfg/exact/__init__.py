@@ -6,12 +6,13 @@ from .equilibrium import (
     follower_mdp,
     gamma_map,
     induced_mean_field,
+    mean_field_of,
     solve_equilibrium,
 )
 from .exploitability import follower_exploitability, follower_return, mean_field_error, quality
 from .leader_optimum import LeaderOptimum, reference_leader_optimum
 from .markov import StationaryDistributionError, discounted_value, state_kernel, state_reward, stationary_distribution
-from .soft_bellman import SoftValues, soft_best_response, soft_policy_evaluation
+from .soft_bellman import SoftValues, mirror_step, soft_best_response, soft_policy_evaluation
 from .stackelberg import (
     StackelbergGradient,
     cosine,
@@ -41,6 +42,8 @@ __all__ = [
     "leader_return",
     "logit_gradient",
     "mean_field_error",
+    "mean_field_of",
+    "mirror_step",
     "quality",
     "reference_leader_optimum",
     "soft_best_response",

@@ -40,10 +40,14 @@ def follower_mdp(game: FiniteGame, phi: Tensor, mu: Tensor) -> FollowerMDP:
     return FollowerMDP(r_phi=leader_averaged(game.reward_f_tensor(mu), phi), P_phi=leader_averaged(P, phi), P=P)
 
 
+def mean_field_of(game: FiniteGame, d: Tensor, pi: Tensor, phi: Tensor) -> Tensor:
+    """The law of ``z = g(s,a,b)`` with ``s ~ d``, ``a ~ pi``, ``b ~ phi``: a state law seen as a mean field."""
+    return torch.einsum("s,sa,sb,sabz->z", d, pi, phi, game.g_tensor(pi))
+
+
 def gamma_map(game: FiniteGame, pi: Tensor, phi: Tensor, P: Tensor, check: bool = True) -> Tensor:
     """``Gamma``: the law of ``z = g(s,a,b)`` with ``s ~ d`` stationary under ``P``, ``a ~ pi``, ``b ~ phi``."""
-    d = stationary_distribution(state_kernel(P, pi, phi), check=check)
-    return torch.einsum("s,sa,sb,sabz->z", d, pi, phi, game.g_tensor(pi))
+    return mean_field_of(game, stationary_distribution(state_kernel(P, pi, phi), check=check), pi, phi)
 
 
 def induced_mean_field(

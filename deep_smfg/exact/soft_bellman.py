@@ -9,6 +9,11 @@ For a leader policy ``phi`` and a fixed mean field ``mu`` the follower faces an 
   ``BR(a|s) = softmax_a(Q(s,a) / tau)``; solved by soft policy iteration (each step a soft
   evaluation of the softmax of the last ``Q``, monotone and locally quadratic), falling back to
   soft value iteration steps if it stalls.
+* Regularised mirror (KL-proximal) step of size ``eta`` on ``<pi, Q> + tau H(pi)``:
+  ``pi'(a|s) ∝ pi(a|s)^(1 - eta tau) exp(eta Q(s,a))``, for ``0 < eta tau <= 1``
+  (``eta tau = 1``: ``softmax(Q / tau)``).
+  It maximises ``<p, Q> + tau H(p) - (1/eta - tau) KL(p || pi)``; its fixed point is ``softmax(Q / tau)``,
+  the soft best response when ``Q`` is the soft value of ``pi`` itself.
 """
 
 from __future__ import annotations
@@ -81,3 +86,15 @@ def soft_bellman_step(r_phi: Tensor, P_phi: Tensor, V: Tensor, gamma: float, tau
     """One application of the soft Bellman optimality operator: returns ``(T V, softmax(Q/tau))``."""
     Q = soft_q(r_phi, P_phi, V, gamma)
     return tau * torch.logsumexp(Q / tau, dim=-1), torch.softmax(Q / tau, dim=-1)
+
+
+def mirror_step(log_pi: Tensor, Q: Tensor, eta: float, tau: float) -> Tensor:
+    """``log pi'`` with ``pi' ∝ pi^(1 - eta tau) exp(eta Q)`` row by row (module docstring), ``0 < eta tau <= 1``.
+
+    Works in logs, so that a probability that underflowed to 0 stays a valid ``-inf`` logit.
+    """
+    if not 0 < eta * tau <= 1:
+        raise ValueError(f"the mirror step needs 0 < eta * tau <= 1, got eta={eta}, tau={tau}")
+    keep = 1.0 - eta * tau
+    logits = eta * Q if keep == 0 else keep * log_pi + eta * Q
+    return torch.log_softmax(logits, dim=-1)

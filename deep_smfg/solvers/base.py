@@ -64,6 +64,10 @@ class Solver(ABC):
     def step(self, game: FiniteGame, state: SolverState) -> SolverState:
         """One iteration."""
 
+    def check(self, game: FiniteGame) -> None:
+        """Raise ``ValueError`` if this solver's parameters do not suit ``game`` (called before anything is written)."""
+        return None
+
     def metrics(self, game: FiniteGame, state: SolverState) -> dict[str, float]:
         """Solver-specific scalars recorded next to the shared ones (the same keys at every step)."""
         return {}
@@ -109,6 +113,7 @@ def run_solver(
     """
     if iterations < 1 or record_every < 1:
         raise ValueError(f"iterations and record_every must be >= 1, got {iterations} and {record_every}")
+    solver.check(game)
     phi_objective = None if game.is_nash else _LeaderObjective(game)
     history: list[dict[str, float]] = []
     t0 = time.perf_counter()
