@@ -40,6 +40,8 @@ def test_damped_fixed_point_reaches_the_equilibrium(name):
     assert history[0]["exploitability"] > 1e-2 and abs(run.final_exploitability) < 1e-12
     first = next(h["iteration"] for h in history if h["exploitability"] < 1e-8)
     assert first < 60  # measured: 8 (congestion_toll), 48 (four_rooms)
+    # the state's policy is BR(phi, mu_k) at every step: nothing to gain against the state's own mean field
+    assert max(abs(h["quality"]) for h in history) < 1e-9
 
     # the mean field equals exact.solve_equilibrium's ...
     eq = exact.solve_equilibrium(game, phi)
@@ -69,7 +71,7 @@ def test_congestion_toll_matches_its_closed_form():
 
 def test_nash_games_record_no_leader_objective():
     _, _, run = full_run("four_rooms", 3)
-    assert set(run.history[0]) == {"iteration", "exploitability", "mean_field_gap", "mean_field_delta",
+    assert set(run.history[0]) == {"iteration", "exploitability", "quality", "mean_field_gap", "mean_field_delta",
                                    "fixed_point_residual", "wall_time"}
     times = [h["wall_time"] for h in run.history]
     assert times == sorted(times) and run.seconds == times[-1]

@@ -8,6 +8,8 @@ Lower-level (Nash) solvers keep ``phi`` fixed; Stackelberg solvers move it.
 
 * ``exploitability = exact.follower_exploitability(game, pi_k, phi_k)`` (docs/model.md, Metrics): what a
   follower gains by deviating from ``pi_k`` when the population plays ``pi_k``;
+* ``quality = exact.quality(game, pi_k, phi_k, mu_k)``: what a follower gains by deviating from ``pi_k`` when the
+  population is the state's own ``mu_k`` (seed 002's "quality");
 * ``mean_field_gap = ||mu_k - mu_bar(pi_k)||_1``, ``mu_bar = Gamma(pi_k, phi_k, mu_bar)`` the mean field that
   ``pi_k`` induces: ``(pi_k, mu_k)`` is an equilibrium exactly when both this and the exploitability vanish;
 * ``mean_field_delta = ||mu_k - mu_{k-1}||_1``;
@@ -131,6 +133,7 @@ def run_solver(
         row = {"iteration": k,
                # exact.follower_exploitability's own formula, sharing mu_bar with the gap
                "exploitability": exact.quality(game, state.pi, state.phi, mu_bar),
+               "quality": exact.quality(game, state.pi, state.phi, state.mu),
                "mean_field_gap": exact.mean_field_error(state.mu, mu_bar),
                "mean_field_delta": exact.mean_field_error(state.mu, previous.mu)}
         if phi_objective is not None:
