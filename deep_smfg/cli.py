@@ -1,7 +1,7 @@
 """The ``deep-smfg`` command: ``deep-smfg COMMAND [-m] [hydra overrides...]``.
 
-Commands: ``solve`` (exact lower level and reference ``Phi*`` of a finite game) and ``train``
-(learning runs, once available). Configs are composed with Hydra's compose API from the package
+Commands: ``solve`` (exact lower level and reference ``Phi*`` of a finite game), ``train`` (learning runs) and
+``evaluate`` (a finished run's policies among ``n`` players). Configs are composed with Hydra's compose API from the package
 ``deep_smfg.configs`` (the repository's ``configs/`` folder, shipped in the wheel; docs/installing.md)
 or ``$DEEP_SMFG_CONFIG_DIR``, so that a run that fails validation writes nothing. ``-m`` / ``--multirun``
 runs a sweep: one job per combination of comma-separated values (deep_smfg/sweep.py, docs/sweeps.md).
@@ -108,10 +108,11 @@ class Command:
 
 
 def _commands() -> dict[str, Command]:
-    from . import solve, train
+    from . import evaluate, solve, train
 
     return {"solve": Command(solve.check_config, solve.run_solve),
-            "train": Command(train.check_config, train.run_train)}
+            "train": Command(train.check_config, train.run_train),
+            "evaluate": Command(evaluate.check_config, evaluate.run_evaluate)}
 
 
 def expand_overrides(command: str, overrides: list[str]) -> list[sweep.Job]:
@@ -154,7 +155,8 @@ def run_sweep(command: str, overrides: list[str], job: Command) -> int:
     return 0
 
 
-USAGE = ("usage: deep-smfg {solve,train} [-m|--multirun] [key=value ...]   (e.g. deep-smfg solve game=four_rooms;\n"
+USAGE = ("usage: deep-smfg {solve,train,evaluate} [-m|--multirun] [key=value ...]\n"
+         "       (e.g. deep-smfg solve game=four_rooms; deep-smfg evaluate run_dir=RUN: docs/n_player.md;\n"
          "       deep-smfg train -m seed=0,1,2 game=shop_positioning runs one job per value: docs/sweeps.md)")
 
 

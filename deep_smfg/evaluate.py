@@ -1,0 +1,83 @@
+"""``deep-smfg evaluate run_dir=RUN``: a finished run's learned policies in populations of ``n`` players.
+
+Reads the run's ``config.yaml`` and checkpoint, rebuilds its game and learner, and runs
+:func:`deep_smfg.evaluation.n_player.evaluate_n_players` on the learned follower and leader tables. Writes
+``<run_dir>/n_player/``: ``n_player.csv`` (one row per ``n``), ``summary.json`` (the rows, the mean-field
+values, the settings) and ``n_player.png``. Everything is checked before anything is written.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from .config import ConfigError, build_learner, game_kwargs
+from .evaluation.n_player import check_settings, evaluate_n_players
+from .evaluation.n_player_plot import plot_n_player
+from .games import FiniteGame, make_game
+from .modules.policies import policy_table
+
+
+def _checked(cfg: DictConfig):
+    """The run's game, learned ``(pi, phi)`` and the output folder, or a :class:`ConfigError`."""
+    run_dir = Path(cfg.run_dir)
+    if not (run_dir / "config.yaml").is_file():
+        raise ConfigError(f"{run_dir} is not a run folder (no config.yaml): pass run_dir=<a deep-smfg train run>")
+    if not (run_dir / "summary.json").is_file():
+        raise ConfigError(f"{run_dir} holds no finished run (no summary.json): evaluate after the run ends")
+    ckpt_path = Path(cfg.checkpoint) if cfg.checkpoint else run_dir / "checkpoints" / "last.ckpt"
+    if not ckpt_path.is_file():
+        raise ConfigError(f"no checkpoint at {ckpt_path}")
+    run_cfg = OmegaConf.load(run_dir / "config.yaml")
+    name, params = game_kwargs(run_cfg.game)
+    game = make_game(name, **params)
+    if not isinstance(game, FiniteGame):
+        raise ConfigError(f"evaluate handles finite games for now; {name} is continuous (docs/n_player.md)")
+    n_players = [int(n) for n in cfg.n_players] if OmegaConf.is_list(cfg.n_players) else [int(cfg.n_players)]
+    try:
+        check_settings(game, n_players, int(cfg.games), int(cfg.ghosts), int(cfg.periods))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    learner = build_learner(run_cfg, game).double()
+    state = torch.load(ckpt_path, map_location="cpu", weights_only=False).get("state_dict", {})
+    try:
+        learner.load_state_dict(state)
+    except RuntimeError as exc:
+        raise ConfigError(f"the checkpoint {ckpt_path} does not fit the run's game {name} (was it written for "
+                          f"another game or model?): {str(exc).splitlines()[0]}") from exc
+    with torch.no_grad():
+        pi, phi = policy_table(learner.follower).double(), policy_table(learner.leader).double()
+    return game, pi, phi, n_players, run_dir / "n_player"
+
+
+def check_config(cfg: DictConfig) -> None:
+    _checked(cfg)
+
+
+def run_evaluate(cfg: DictConfig) -> str:
+    game, pi, phi, n_players, out = _checked(cfg)
+    torch.set_num_threads(int(cfg.threads))
+    t0 = time.perf_counter()
+    rows, limit = evaluate_n_players(game, pi, phi, n_players, games=int(cfg.games), ghosts=int(cfg.ghosts),
+                                     periods=int(cfg.periods), samples=int(cfg.samples), seed=int(cfg.seed))
+    seconds = time.perf_counter() - t0
+    out.mkdir(parents=True, exist_ok=True)
+    table = [asdict(r) for r in rows]
+    with open(out / "n_player.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(table[0]))
+        writer.writeheader()
+        writer.writerows(table)
+    plot_n_player(rows, limit, out / "n_player.png", f"{game.name}: the learned policies among n players")
+    summary = {"game": game.name, "run_dir": str(cfg.run_dir), "rows": table, "mean_field": asdict(limit),
+               "settings": {k: OmegaConf.to_container(cfg, resolve=True)[k]
+                            for k in ("games", "ghosts", "periods", "samples", "seed")},
+               "seconds": seconds, "out_dir": str(out)}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return json.dumps({"game": game.name, "seconds": round(seconds, 2), "out_dir": str(out),
+                       "deviation_gain": {r.n: r.exact_deviation_gain for r in rows}})
