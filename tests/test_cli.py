@@ -90,7 +90,13 @@ def test_train_defaults_follow_the_game_kind():
     main_job = compose_config("train", [])
     assert ((main_job.game.name, main_job.model.policy, main_job.algo.optimizer.critic)
             == ("continuous_pricing", "squashed_gaussian", "adam"))
-    finite = compose_config("train", ["game=four_rooms"])
+    finite = compose_config("train", ["game=shop_positioning"])
     assert (finite.model.policy, finite.algo.optimizer, finite.algo.step_sizes.critic.c) == ("tabular", "sgd", 4.0)
+    # algo=ac_smfg on four_rooms takes its per-game settings (configs/algo/for_game/), explicitly chosen or not
+    for extra in ([], ["algo=ac_smfg"]):
+        rooms = compose_config("train", ["game=four_rooms", *extra])
+        assert rooms.algo == compose_config("train", ["game=four_rooms", "algo=ac_smfg_four_rooms"]).algo
+        assert (rooms.algo.reward_centering, rooms.algo.step_sizes.critic.k0, rooms.algo.n_envs) == (True, 100, 256)
+    assert compose_config("train", ["game=shop_positioning", "algo=ac_smfg"]).algo.reward_centering is False
     chosen = compose_config("train", ["game=four_rooms", "model=mlp"])
     assert (chosen.model.policy, chosen.algo.optimizer.critic) == ("mlp", "adam")  # SGD at c = 4 diverges on MLPs

@@ -4,7 +4,8 @@ One iteration ``k`` on ``N`` batched chains (per process):
 
 1. occupancy chain: ``a ~ pi(.|s)``, ``b ~ phi(.|s)``, ``s' ~ P(.|s,a,b,mu_hat)`` (restart w.p. ``1 - gamma``);
 2. stationary chain: the same step from ``sbar``; ``zbar = g(sbar, abar, bbar)``;
-3. ``delta_f = r_f - tau log pi(a|s) + gamma V_f(s') - V_f(s)``, ``delta_l = r_l + gamma V_l(s') - V_l(s)``;
+3. ``delta_f = r_f - tau log pi(a|s) + gamma V_f(s') - V_f(s)``, ``delta_l = r_l + gamma V_l(s') - V_l(s)``
+   (with ``reward_centering``: ``r_f - tau log pi(a|s) - rbar_k`` in ``delta_f``, see :class:`ACSMFG`);
 4. critics ``V += beta_k delta`` (semi-gradient TD(0): SGD on ``1/2 (V(s) - target)^2``);
 5. follower ``theta += alpha_k delta_f grad log pi(a|s)``;
 6. mean field ``mu_hat <- Proj(mu_hat + xi_k (e_zbar - mu_hat))`` (SGD on ``1/2 ||mu_hat - e_zbar||^2``);
@@ -29,16 +30,51 @@ from .schedules import TIMESCALES, check_timescales
 
 
 class ACSMFG(SampledLearner):
+    """AC-SMFG (module docstring).
+
+    ``reward_centering`` (off by default): the follower's TD error uses the centred entropy-regularised reward
+    ``r_f - tau log pi(a|s) - rbar_k``, where ``rbar_k`` is a running average of the batch means of
+    ``r_f - tau log pi`` (``rbar_0`` the first batch's mean, then steps ``min(1, xi_k)``, the mean field's
+    timescale, slower than the critic's, so that the critic tracks the values of the current offset).
+    Subtracting a constant from every reward shifts every soft value by ``rbar / (1 - gamma)`` and changes
+    no soft best response, no advantage and no equilibrium; what it removes is the common level
+    ``E[r] / (1 - gamma)`` that a critic started at 0 must otherwise learn state by state (reward
+    centering, Naik et al. 2024). Without it, the states the chains have visited most get the largest
+    values first, and the follower learns to stay among them; on games with ``-log mu`` rewards the
+    learned mean field then empties the cells it avoids (docs/ac_smfg.md). ``V_f`` is then the centred
+    value ``V - rbar / (1 - gamma)``.
+    """
+
     GROUPS = tuple(reversed(TIMESCALES))  # critic, follower, mean_field, leader: fastest to slowest
 
     def __init__(self, game: FiniteGame | ContinuousGame, model: ModelSpec | None = None, *, step_sizes,
-                 leader_gradient: str = "partial", allow_any_step_order: bool = False, **learner):
+                 leader_gradient: str = "partial", allow_any_step_order: bool = False,
+                 reward_centering: bool = False, **learner):
         model = ModelSpec() if model is None else model
         super().__init__(game, model, step_sizes, **learner)
         check_timescales(self.schedules, allow_any_step_order, self.optimizer_names)
+        if reward_centering and leader_gradient == "total_sampled":
+            raise ValueError("reward_centering is not supported with leader_gradient=total_sampled (its own TD "
+                             "errors read the follower's critic without the offset)")
         self.follower, self.leader, self.critic_f, self.critic_l, self.mean_field = self.kind.modules(model)
         self.leader_gradient = make_leader_gradient(leader_gradient, game, model=model,
                                                     occupancy_restart=self.occupancy_restart)
+        self.reward_centering = reward_centering
+        if reward_centering:  # a buffer: in checkpoints, and the same on every rank (all-reduced batch means)
+            self.register_buffer("reward_offset", torch.zeros(()))
+
+    @torch.no_grad()
+    def _update_reward_offset(self, reward: torch.Tensor) -> torch.Tensor:
+        """``rbar_k``, used at iteration ``k``: the first batch's mean at ``k = 0``, then
+        ``rbar += min(1, xi_k) (mean - rbar)``."""
+        mean = reward.mean()
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.all_reduce(mean)
+            mean = mean / torch.distributed.get_world_size()
+        k = int(self.iteration)
+        step = 1.0 if k == 0 else min(1.0, self.schedules["mean_field"](k))
+        self.reward_offset.add_(step * (mean.to(self.reward_offset) - self.reward_offset))
+        return self.reward_offset.to(reward)
 
     def parameter_groups(self) -> dict[str, list]:
         groups = {
@@ -55,7 +91,10 @@ class ACSMFG(SampledLearner):
         t = self.transition()  # steps 1-2
         tau, gamma = self.game.tau, self.game.gamma
         with torch.no_grad():  # step 3
-            target_f = t.r_f - tau * t.logp_f + gamma * t.v_f_next
+            reward_f = t.r_f - tau * t.logp_f
+            if self.reward_centering:
+                reward_f = reward_f - self._update_reward_offset(reward_f)
+            target_f = reward_f + gamma * t.v_f_next
             target_l = t.r_l + gamma * t.v_l_next
             delta_f, delta_l = target_f - t.v_f, target_l - t.v_l
         losses = {

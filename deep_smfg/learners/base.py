@@ -43,8 +43,9 @@ OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
 
 
 def as_schedules(step_sizes: Mapping[str, PowerSchedule | Mapping]) -> dict[str, PowerSchedule]:
-    """``{group: PowerSchedule}`` from schedules or ``{group: {c: .., p: ..}}`` config nodes."""
-    return {k: v if isinstance(v, PowerSchedule) else PowerSchedule(float(v["c"]), float(v.get("p", 0.5)))
+    """``{group: PowerSchedule}`` from schedules or ``{group: {c: .., p: .., k0: ..}}`` config nodes (``k0``: 0)."""
+    return {k: v if isinstance(v, PowerSchedule) else PowerSchedule(float(v["c"]), float(v.get("p", 0.5)),
+                                                                     float(v.get("k0", 0.0)))
             for k, v in step_sizes.items()}
 
 
@@ -171,7 +172,7 @@ class SampledLearner(L.LightningModule):
     # ----- checkpoints hold the chains (with their RNG) and the schedules (plain numbers) ----------
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["learner"] = {"chains": self.env.chain_state() if self.env is not None else None,
-                                 "schedules": {k: {"c": v.c, "p": v.p} for k, v in self.schedules.items()}}
+                                 "schedules": {k: {"c": v.c, "p": v.p, "k0": v.k0} for k, v in self.schedules.items()}}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         state = checkpoint["learner"]

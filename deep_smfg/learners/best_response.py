@@ -19,7 +19,7 @@ def train_best_response(learner: ACSMFG, mean: torch.Tensor, iterations: int, se
     step_sizes = dict(learner.schedules, leader=PowerSchedule(0.0), mean_field=PowerSchedule(0.0))
     br = ACSMFG(learner.game, learner.model_spec, step_sizes=step_sizes, optimizer=learner.optimizer_names,
                 allow_any_step_order=True, n_envs=learner.n_envs, occupancy_restart=learner.occupancy_restart,
-                seed=seed)
+                reward_centering=learner.reward_centering, seed=seed)
     br.load_state_dict(learner.state_dict())
     br.to(device=learner.device, dtype=next(learner.parameters()).dtype)
     with torch.no_grad():
