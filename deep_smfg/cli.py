@@ -1,8 +1,8 @@
 """The ``deep-smfg`` command: ``deep-smfg COMMAND [-m] [hydra overrides...]``.
 
 Commands: ``solve`` (exact lower level and reference ``Phi*`` of a finite game), ``train`` (learning runs) and
-``evaluate`` (a finished run's policies among ``n`` players). Configs are composed with Hydra's compose API from the package
-``deep_smfg.configs`` (the repository's ``configs/`` folder, shipped in the wheel; docs/installing.md)
+``evaluate`` (a finished run's policies among ``n`` players). Configs are composed with Hydra's compose API from the
+package ``deep_smfg.configs`` (the repository's ``configs/`` folder, shipped in the wheel; docs/installing.md)
 or ``$DEEP_SMFG_CONFIG_DIR``, so that a run that fails validation writes nothing. ``-m`` / ``--multirun``
 runs a sweep: one job per combination of comma-separated values (deep_smfg/sweep.py, docs/sweeps.md).
 """
