@@ -7,5 +7,5 @@ from setuptools import find_packages, setup
 setup(
     packages=find_packages(include=["deep_smfg", "deep_smfg.*"]) + ["deep_smfg.configs"],
     package_dir={"deep_smfg.configs": "configs"},
-    package_data={"deep_smfg.configs": ["*.yaml", "*/*.yaml"]},
+    package_data={"deep_smfg.configs": ["*.yaml", "*/*.yaml", "*/*/*.yaml"]},  # */*/: algo/for_game/
 )
