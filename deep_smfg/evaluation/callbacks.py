@@ -57,7 +57,7 @@ class EvaluationCallback(Callback):
     def evaluate(self, learner, log: bool = True) -> dict[str, float]:
         metrics = self.evaluator.evaluate(learner)
         k = int(learner.iteration)
-        metrics.update(iteration=k, samples=k * learner.n_envs * self.world, wall_time=self.wall_time())
+        metrics.update(iteration=k, samples=k * learner.samples_per_iteration * self.world, wall_time=self.wall_time())
         self.history.append(metrics)
         if log:
             learner.log_dict({f"{self.evaluator.prefix}/{n}": float(v) for n, v in metrics.items()}, on_step=True)

@@ -46,7 +46,7 @@ class ExactEvaluator:
         return {
             "game": game.name,
             "iterations": int(learner.iteration),
-            "samples": int(learner.iteration) * learner.n_envs * world,
+            "samples": int(learner.iteration) * learner.samples_per_iteration * world,
             "seconds": seconds,
             "phi_star": self.phi_star,
             "final": last,

@@ -68,7 +68,7 @@ class TwinEvaluator:
         return {
             "game": game.name,
             "iterations": int(learner.iteration),
-            "samples": int(learner.iteration) * learner.n_envs * world,
+            "samples": int(learner.iteration) * learner.samples_per_iteration * world,
             "seconds": seconds,
             "twin": {"phi_star": ref.phi_star, "phi_uniform": ref.phi_uniform, "price_star": ref.price_star,
                      "grid": ref.twin.game.info["n_states"]},

@@ -79,6 +79,12 @@ class SampledLearner(L.LightningModule):
         self.last_transition: Transition | None = None
 
     # ----- what a learner declares ---------------------------------------------------------------
+    @property
+    def samples_per_iteration(self) -> int:
+        """Transitions one process draws per iteration: the evaluation's ``samples`` is ``k`` times this times the
+        number of processes. ``N`` here (one step of the N chains); a learner that draws more says so."""
+        return self.n_envs
+
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         raise NotImplementedError
 
@@ -124,6 +130,7 @@ class SampledLearner(L.LightningModule):
             total.backward()
         else:
             optimizers = self.optimizers()
+            optimizers = optimizers if isinstance(optimizers, list) else [optimizers]  # Lightning unwraps a single one
             for opt in optimizers:
                 opt.zero_grad()
             self.manual_backward(total)
