@@ -1,7 +1,8 @@
 """``deep-smfg evaluate run_dir=RUN``: a finished run's learned policies in populations of ``n`` players.
 
 Reads the run's ``config.yaml`` and checkpoint, rebuilds its game and learner, and runs
-:func:`deep_smfg.evaluation.n_player.evaluate_n_players` on the learned follower and leader tables. Writes
+:func:`deep_smfg.evaluation.n_player.evaluate_n_players` on the learned follower and leader tables (finite games)
+or :func:`deep_smfg.evaluation.n_player_continuous.evaluate_n_players_continuous` on the learned modules. Writes
 ``<run_dir>/n_player/``: ``n_player.csv`` (one row per ``n``), ``summary.json`` (the rows, the mean-field
 values, the settings) and ``n_player.png``. Everything is checked before anything is written.
 """
@@ -19,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from .config import ConfigError, build_learner, game_kwargs
 from .evaluation.n_player import check_settings, evaluate_n_players
+from .evaluation.n_player_continuous import evaluate_n_players_continuous
 from .evaluation.n_player_plot import plot_n_player
 from .games import FiniteGame, make_game
 from .modules.policies import policy_table
@@ -37,8 +39,6 @@ def _checked(cfg: DictConfig):
     run_cfg = OmegaConf.load(run_dir / "config.yaml")
     name, params = game_kwargs(run_cfg.game)
     game = make_game(name, **params)
-    if not isinstance(game, FiniteGame):
-        raise ConfigError(f"evaluate handles finite games for now; {name} is continuous (docs/n_player.md)")
     n_players = [int(n) for n in cfg.n_players] if OmegaConf.is_list(cfg.n_players) else [int(cfg.n_players)]
     try:
         check_settings(game, n_players, int(cfg.games), int(cfg.ghosts), int(cfg.periods))
@@ -51,9 +51,7 @@ def _checked(cfg: DictConfig):
     except RuntimeError as exc:
         raise ConfigError(f"the checkpoint {ckpt_path} does not fit the run's game {name} (was it written for "
                           f"another game or model?): {str(exc).splitlines()[0]}") from exc
-    with torch.no_grad():
-        pi, phi = policy_table(learner.follower).double(), policy_table(learner.leader).double()
-    return game, pi, phi, n_players, run_dir / "n_player"
+    return game, learner, n_players, run_dir / "n_player"
 
 
 def check_config(cfg: DictConfig) -> None:
@@ -61,11 +59,18 @@ def check_config(cfg: DictConfig) -> None:
 
 
 def run_evaluate(cfg: DictConfig) -> str:
-    game, pi, phi, n_players, out = _checked(cfg)
+    game, learner, n_players, out = _checked(cfg)
     torch.set_num_threads(int(cfg.threads))
     t0 = time.perf_counter()
-    rows, limit = evaluate_n_players(game, pi, phi, n_players, games=int(cfg.games), ghosts=int(cfg.ghosts),
-                                     periods=int(cfg.periods), samples=int(cfg.samples), seed=int(cfg.seed))
+    settings = dict(games=int(cfg.games), max_players=int(cfg.max_players), ghosts=int(cfg.ghosts),
+                    periods=int(cfg.periods), seed=int(cfg.seed))
+    if isinstance(game, FiniteGame):
+        with torch.no_grad():
+            pi, phi = policy_table(learner.follower), policy_table(learner.leader)
+        rows, limit = evaluate_n_players(game, pi, phi, n_players, samples=int(cfg.samples), **settings)
+    else:
+        rows, limit = evaluate_n_players_continuous(learner, n_players, **settings,
+                                                    best_response_iterations=int(cfg.best_response_iterations))
     seconds = time.perf_counter() - t0
     out.mkdir(parents=True, exist_ok=True)
     table = [asdict(r) for r in rows]
@@ -76,8 +81,9 @@ def run_evaluate(cfg: DictConfig) -> str:
     plot_n_player(rows, limit, out / "n_player.png", f"{game.name}: the learned policies among n players")
     summary = {"game": game.name, "run_dir": str(cfg.run_dir), "rows": table, "mean_field": asdict(limit),
                "settings": {k: OmegaConf.to_container(cfg, resolve=True)[k]
-                            for k in ("games", "ghosts", "periods", "samples", "seed")},
+                            for k in ("games", "max_players", "ghosts", "periods", "samples",
+                                      "best_response_iterations", "seed")},
                "seconds": seconds, "out_dir": str(out)}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    return json.dumps({"game": game.name, "seconds": round(seconds, 2), "out_dir": str(out),
-                       "deviation_gain": {r.n: r.exact_deviation_gain for r in rows}})
+    gains = {r.n: r.exact_deviation_gain if isinstance(game, FiniteGame) else r.deviation_gain for r in rows}
+    return json.dumps({"game": game.name, "seconds": round(seconds, 2), "out_dir": str(out), "deviation_gain": gains})

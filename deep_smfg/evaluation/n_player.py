@@ -38,6 +38,7 @@ from torch import Tensor
 from .. import exact
 from ..exact.markov import entropy, leader_averaged
 from ..games.base import FiniteGame
+from ..games.continuous import ContinuousGame
 
 TRUNCATION = 1e-6  # gamma^horizon: the discounted weight left out of the returns
 
@@ -213,9 +214,14 @@ def _mean_se(x: Tensor) -> tuple[float, float]:
     return float(x.mean()), float(x.std() / math.sqrt(x.shape[0])) if x.shape[0] > 1 else float("nan")
 
 
+def games_for(n: int, games: int, max_players: int | None) -> int:
+    """Independent games for ``n`` players: ``games``, but at most ``max(2, max_players // n)``."""
+    return games if max_players is None else max(2, min(games, max_players // n))
+
+
 def evaluate_n_players(game: FiniteGame, pi: Tensor, phi: Tensor, n_players: list[int], games: int = 32,
-                       ghosts: int = 64, periods: int = 1000, samples: int = 1024,
-                       seed: int = 0) -> tuple[list[NPlayerRow], MeanFieldValues]:
+                       ghosts: int = 64, periods: int = 1000, samples: int = 1024, seed: int = 0,
+                       max_players: int | None = None) -> tuple[list[NPlayerRow], MeanFieldValues]:
     """One :class:`NPlayerRow` per ``n`` (``periods`` = burn-in + horizon per game), and the mean-field values.
     The deviation is the best response of the measured player's MDP (:func:`player_mdp`)."""
     check_settings(game, n_players, games, ghosts, periods)
@@ -224,10 +230,11 @@ def evaluate_n_players(game: FiniteGame, pi: Tensor, phi: Tensor, n_players: lis
     rows = []
     for i, n in enumerate(n_players):
         values = player_values(game, pi, phi, player_mdp(game, pi, phi, n, samples, seed=seed * 1009 + i))
-        f, lead, gain = simulate(game, pi, phi, values.best_response, n, games, ghosts,
+        n_games = games_for(n, games, max_players)
+        f, lead, gain = simulate(game, pi, phi, values.best_response, n, n_games, ghosts,
                                  periods - horizon(game.gamma), seed=seed * 1009 + i)
         (fm, fs), (lm, ls), (gm, gs) = _mean_se(f), _mean_se(lead), _mean_se(gain)
-        rows.append(NPlayerRow(n=n, games=games, follower_return=fm, follower_return_se=fs, leader_objective=lm,
+        rows.append(NPlayerRow(n=n, games=n_games, follower_return=fm, follower_return_se=fs, leader_objective=lm,
                                leader_objective_se=ls, deviation_gain=gm, deviation_gain_se=gs,
                                exact_follower_return=values.follower_return,
                                exact_leader_objective=values.leader_objective,
@@ -235,8 +242,9 @@ def evaluate_n_players(game: FiniteGame, pi: Tensor, phi: Tensor, n_players: lis
     return rows, limit
 
 
-def check_settings(game: FiniteGame, n_players: list[int], games: int, ghosts: int, periods: int) -> None:
-    """``ValueError`` naming the first bad setting."""
+def check_settings(game: FiniteGame | ContinuousGame, n_players: list[int], games: int, ghosts: int,
+                   periods: int) -> None:
+    """``ValueError`` naming the first bad setting (finite and continuous games alike)."""
     if not n_players or any(int(n) != n or n < 1 for n in n_players):
         raise ValueError(f"n_players must be a non-empty list of integers >= 1, got {n_players}")
     if games < 2 or ghosts < 1:
@@ -244,6 +252,7 @@ def check_settings(game: FiniteGame, n_players: list[int], games: int, ghosts: i
     if periods < horizon(game.gamma):
         raise ValueError(f"periods must be >= the return horizon {horizon(game.gamma)} (gamma^horizon <= "
                          f"{TRUNCATION:g}); the rest is burn-in; got {periods}")
-    if game.transition_depends_on_mu:
+    reads_mu = game.transition_depends_on_mu if isinstance(game, FiniteGame) else game.transition_reads_mean_field
+    if reads_mu:
         raise ValueError(f"{game.name}'s transition reads mu: the n-player evaluation handles games whose "
                          "transition does not (every built-in game)")

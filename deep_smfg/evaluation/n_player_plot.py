@@ -29,7 +29,9 @@ def plot_n_player(rows, limit, path: Path, title: str) -> Path:
     axes[0].legend(fontsize=8)
     ax = axes[3]
     for key, label, reference in panels:
-        gaps = [(r.n, abs(getattr(r, f"exact_{key}") - reference)) for r in rows]
+        values = [getattr(r, f"exact_{key}") for r in rows]  # NaN (continuous games): the simulated values
+        values = [v if v == v else getattr(r, key) for v, r in zip(values, rows, strict=True)]
+        gaps = [(r.n, abs(v - reference)) for r, v in zip(rows, values, strict=True)]
         gaps = [(x, y) for x, y in gaps if y > 0]
         if gaps:
             ax.plot(*zip(*gaps, strict=True), "o-", label=label)
@@ -39,7 +41,7 @@ def plot_n_player(rows, limit, path: Path, title: str) -> Path:
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("n players")
-    ax.set_title("|exact MDP value - mean-field value|")
+    ax.set_title("|n-player value - mean-field value|")
     ax.legend(fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()

@@ -1,0 +1,130 @@
+"""The learned policies in a population of ``n`` players: continuous games (docs/n_player.md).
+
+A continuous game reads the mean field through its mean ``m = E[z]`` (:mod:`deep_smfg.games.continuous`). Among
+``n`` players, the mean in period ``t`` is the empirical one, ``m_t^n = (1/n) sum_i z_i,t``. The measured
+quantities and the simulation are those of the finite evaluation (:mod:`.n_player`):
+- ``n - 1`` others burn in from ``rho``;
+- ``ghosts`` copies of the measured player then start from ``rho``, each seeing
+  ``(sum of the others' z + own z) / n``. This is exact in law when the transition does not read the mean
+  field; other games are refused.
+- The ``pi`` copies and the ``pi_dev`` copies draw the same random numbers, through two generators seeded
+  alike.
+
+There is no exact MDP here. The deviation ``pi_dev`` is a *learned* best response to the mean field ``m_bar``
+that ``pi`` induces (:func:`deep_smfg.learners.best_response.train_best_response`, the train job's estimate).
+Its gain is therefore a lower bound on the epsilon-Nash gap, for two reasons:
+- it is the mean-field best response, not the ``n``-player one;
+- it is learned for a finite budget.
+
+The mean-field references are Monte Carlo returns at ``m_bar``, with standard errors.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from ..games.continuous import ContinuousGame
+from .continuous_metrics import induced_mean, rollout_returns
+from .n_player import NPlayerRow, games_for, horizon
+
+
+@dataclass
+class ContinuousMeanFieldValues:
+    """The ``n -> infinity`` references at ``m_bar``: Monte Carlo returns and the learned best response's gain."""
+
+    follower_return: float
+    leader_objective: float
+    exploitability: float  # J_f(BR) - J_f(pi) at m_bar: a lower bound (learned BR)
+    follower_return_se: float
+    leader_objective_se: float
+    induced_mean: list[float]
+
+
+def _per_row(fn):
+    """``fn(s, a, b, m)`` with a mean ``m`` per row (the game's functions take one ``m`` per batch)."""
+    return torch.func.vmap(lambda s, a, b, m: fn(s[None], a[None], b[None], m)[0])
+
+
+@torch.no_grad()
+def simulate_continuous(game: ContinuousGame, follower: nn.Module, leader: nn.Module, deviator: nn.Module, n: int,
+                        games: int, ghosts: int, burn_in: int, seed: int = 0) -> tuple[Tensor, Tensor, Tensor]:
+    """Per game, the mean over its copies of the measured player's follower and leader returns (playing ``pi``) and
+    of the deviation gain (``deviator`` minus ``pi``): three ``[games]`` tensors (module docstring)."""
+    if game.transition_reads_mean_field:
+        raise ValueError(f"{game.name}'s transition reads the mean field: the n-player evaluation handles games "
+                         "whose transition does not")
+    like = next(follower.parameters()).detach()
+    gen_others = torch.Generator().manual_seed(seed)
+    gen_pi, gen_dev = (torch.Generator().manual_seed(seed + 1) for _ in range(2))  # common random numbers
+    reward_f, reward_l = _per_row(game.reward_f), _per_row(game.reward_l)
+    m_dummy = torch.zeros(game.z_dim, dtype=like.dtype)  # the transition does not read it
+
+    def act(policy: nn.Module, s: Tensor, gen: torch.Generator):
+        u, a = policy.sample(s, gen)
+        _, b = leader.sample(s, gen)
+        return u, a, b
+
+    def move(s: Tensor, a: Tensor, b: Tensor, gen: torch.Generator) -> Tensor:
+        return game.next_state(s, a, b, m_dummy, game.sample_noise(s.shape[0], gen, s))
+
+    others = game.initial_state(games * (n - 1), gen_others, like)
+    copies = {"pi": game.initial_state(games * ghosts, gen_pi, like),
+              "dev": game.initial_state(games * ghosts, gen_dev, like)}
+    policies, gens = {"pi": follower, "dev": deviator}, {"pi": gen_pi, "dev": gen_dev}
+    ret_f = {k: torch.zeros(games * ghosts, dtype=like.dtype) for k in copies}
+    ret_l = torch.zeros(games * ghosts, dtype=like.dtype)
+    for t in range(burn_in + horizon(game.gamma)):
+        _, a_o, b_o = act(follower, others, gen_others)
+        if t >= burn_in:
+            z_sum = game.contribution(others, a_o, b_o).reshape(games, n - 1, game.z_dim).sum(1)
+            weight = game.gamma ** (t - burn_in)
+            for key, s in copies.items():
+                policy = policies[key]
+                u, a, b = act(policy, s, gens[key])
+                z = game.contribution(s, a, b)
+                m = (z_sum.repeat_interleave(ghosts, 0) + z) / n
+                ret_f[key] += weight * (reward_f(s, a, b, m) - game.tau * policy.log_prob(s, u))
+                if key == "pi":
+                    ret_l += weight * reward_l(s, a, b, m)
+                copies[key] = move(s, a, b, gens[key])
+        others = move(others, a_o, b_o, gen_others)
+    per_game = {k: v.reshape(games, ghosts).mean(1) for k, v in ret_f.items()}
+    return per_game["pi"], ret_l.reshape(games, ghosts).mean(1), per_game["dev"] - per_game["pi"]
+
+
+def continuous_mean_field_values(game: ContinuousGame, follower: nn.Module, leader: nn.Module, deviator: nn.Module,
+                                 m_bar: Tensor, n_chains: int = 16384, seed: int = 0) -> ContinuousMeanFieldValues:
+    mine = rollout_returns(game, follower, leader, m_bar, n_chains, seed=seed)
+    best = rollout_returns(game, deviator, leader, m_bar, n_chains, seed=seed)
+    return ContinuousMeanFieldValues(follower_return=mine["J_f"], leader_objective=mine["J_l"],
+                                     exploitability=best["J_f"] - mine["J_f"], follower_return_se=mine["J_f_se"],
+                                     leader_objective_se=mine["J_l_se"], induced_mean=m_bar.tolist())
+
+
+def evaluate_n_players_continuous(learner, n_players: list[int], games: int = 16, ghosts: int = 128,
+                                  periods: int = 1000, best_response_iterations: int = 3000, seed: int = 0,
+                                  max_players: int | None = None) -> tuple[list[NPlayerRow], ContinuousMeanFieldValues]:
+    """One :class:`NPlayerRow` per ``n`` (no exact values: ``exact_*`` are NaN) and the mean-field values."""
+    from ..learners.best_response import train_best_response
+
+    game = learner.game
+    follower, leader = learner.follower, learner.leader
+    m_bar = induced_mean(game, follower, leader, learner.mean_field().detach(), seed=seed)
+    deviator = train_best_response(learner, m_bar, best_response_iterations, seed=seed + 12345).follower
+    limit = continuous_mean_field_values(game, follower, leader, deviator, m_bar, seed=seed)
+    rows = []
+    for i, n in enumerate(n_players):
+        n_games = games_for(n, games, max_players)
+        f, lead, gain = simulate_continuous(game, follower, leader, deviator, n, n_games, ghosts,
+                                            periods - horizon(game.gamma), seed=seed * 1009 + 2 * i)
+        stats = [(float(x.mean()), float(x.std() / math.sqrt(n_games))) for x in (f, lead, gain)]
+        rows.append(NPlayerRow(n=n, games=n_games, follower_return=stats[0][0], follower_return_se=stats[0][1],
+                               leader_objective=stats[1][0], leader_objective_se=stats[1][1],
+                               deviation_gain=stats[2][0], deviation_gain_se=stats[2][1],
+                               exact_follower_return=math.nan, exact_leader_objective=math.nan,
+                               exact_deviation_gain=math.nan))
+    return rows, limit
