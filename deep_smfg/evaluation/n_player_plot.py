@@ -21,7 +21,9 @@ def plot_n_player(rows, limit, path: Path, title: str) -> Path:
         mean = [getattr(r, key) for r in rows]
         se = [getattr(r, f"{key}_se") for r in rows]
         ax.errorbar(n, mean, yerr=[2 * s for s in se], fmt="o-", capsize=3, label="simulated (2 s.e.)")
-        ax.plot(n, [getattr(r, f"exact_{key}") for r in rows], "x--", label="the player's exact MDP")
+        exact = [getattr(r, f"exact_{key}") for r in rows]
+        if any(v == v for v in exact):  # NaN for continuous games: no exact MDP
+            ax.plot(n, exact, "x--", label="the player's exact MDP")
         ax.axhline(reference, color="k", ls=":", label="mean field (n = infinity)")
         ax.set_xscale("log")
         ax.set_xlabel("n players")
