@@ -190,6 +190,10 @@ class FiniteGame:
     def uniform_mean_field(self, dtype: torch.dtype = torch.float64, device=None) -> Tensor:
         return torch.full((self.n_z,), 1.0 / self.n_z, dtype=dtype, device=device)
 
+    def uniform_follower(self, dtype: torch.dtype = torch.float64, device=None) -> Tensor:
+        """The uniform follower policy ``pi(a | s) = 1 / |A|``, shape ``[S, A]`` (the solvers' start)."""
+        return torch.full((self.n_states, self.n_actions), 1.0 / self.n_actions, dtype=dtype, device=device)
+
     def uniform_leader(self, dtype: torch.dtype = torch.float64, device=None) -> Tensor:
         """The uniform leader policy ``phi(b | s) = 1 / |B|``, shape ``[S, B]``."""
         return torch.full((self.n_states, self.n_leader_actions), 1.0 / self.n_leader_actions,

@@ -37,7 +37,7 @@ class FictitiousPlay(Solver):
 
     def init(self, game: FiniteGame, phi: Tensor) -> FictitiousPlayState:
         phi = phi.detach()
-        pi = torch.full((game.n_states, game.n_actions), 1.0 / game.n_actions, dtype=phi.dtype, device=phi.device)
+        pi = game.uniform_follower(phi.dtype, phi.device)
         mu, occupancy = self._mean_field(game, pi, phi, game.uniform_mean_field(phi.dtype, phi.device))
         return FictitiousPlayState(pi=pi, mu=mu, phi=phi, occupancy=occupancy, iteration=0, V=None)
 

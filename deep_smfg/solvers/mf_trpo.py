@@ -55,7 +55,7 @@ class MFTRPO(Solver):
 
     def init(self, game: FiniteGame, phi: Tensor) -> MFTRPOState:
         phi = phi.detach()
-        pi = torch.full((game.n_states, game.n_actions), 1.0 / game.n_actions, dtype=phi.dtype, device=phi.device)
+        pi = game.uniform_follower(phi.dtype, phi.device)
         d = torch.full((game.n_states,), 1.0 / game.n_states, dtype=phi.dtype, device=phi.device)
         return MFTRPOState(pi=pi, mu=mean_field_of(game, d, pi, phi), phi=phi, log_pi=pi.log(), d=d)
 

@@ -44,7 +44,7 @@ class OnlineMirrorDescent(Solver):
 
     def init(self, game: FiniteGame, phi: Tensor) -> MirrorDescentState:
         phi = phi.detach()
-        pi = torch.full((game.n_states, game.n_actions), 1.0 / game.n_actions, dtype=phi.dtype, device=phi.device)
+        pi = game.uniform_follower(phi.dtype, phi.device)
         return MirrorDescentState(pi=pi, mu=induced_mean_field(game, pi, phi), phi=phi, log_pi=pi.log())
 
     @torch.no_grad()
