@@ -35,7 +35,7 @@ from torch import Tensor, nn
 from ..envs import split_chains, stack_chains
 from ..games.base import FiniteGame, sample_from_cdf
 from ..modules import build_critic, build_policy
-from .kinds import FiniteKind, ModelSpec, Transition
+from .kinds import FiniteKind, ModelSpec, Transition, stationary_step
 from .one_by_one import OneByOne
 from .phased import check_stackelberg_game
 
@@ -95,8 +95,7 @@ class ConditionedKind(FiniteKind):
             r_f=out["next", "reward_f"].squeeze(-1), r_l=out["next", "reward_l"].squeeze(-1),
             logp_f=logp_f[s, b, a], logp_l=logp_l[s, b], v_f=v_fb[s, b], v_l=v_l[s],
             v_f_next=v_f_state[s_next], v_l_next=v_l[s_next].detach(),
-            s_bar=td["state_bar"], a_bar=a_bar, b_bar=b_bar, s_bar_next=out["next", "state_bar"],
-            restart=out["next", "truncated"].squeeze(-1),
+            **stationary_step(td, out, a_bar, b_bar),
         ), root
 
 

@@ -122,7 +122,7 @@ class FiniteKind:
             r_f=out["next", "reward_f"].squeeze(-1), r_l=out["next", "reward_l"].squeeze(-1),
             logp_f=logp_f[s, a], logp_l=logp_l[s, b], v_f=v_f[s], v_l=v_l[s],
             v_f_next=v_f[s_next].detach(), v_l_next=v_l[s_next].detach(),
-            **_stationary_step(td, out, a_bar, b_bar),
+            **stationary_step(td, out, a_bar, b_bar),
         ), root
 
 
@@ -155,11 +155,11 @@ class ContinuousKind:
             r_f=out["next", "reward_f"].squeeze(-1), r_l=out["next", "reward_l"].squeeze(-1),
             logp_f=agents.follower.log_prob(s, u_f), logp_l=agents.leader.log_prob(s, u_l),
             v_f=v_f, v_l=v_l, v_f_next=v_f_next.detach(), v_l_next=v_l_next.detach(),
-            **_stationary_step(td, out, a_bar, b_bar),
+            **stationary_step(td, out, a_bar, b_bar),
         ), root
 
 
-def _stationary_step(td: TensorDictBase, out: TensorDictBase, a_bar: Tensor, b_bar: Tensor) -> dict[str, Tensor]:
+def stationary_step(td: TensorDictBase, out: TensorDictBase, a_bar: Tensor, b_bar: Tensor) -> dict[str, Tensor]:
     """The stationary chain's step and the occupancy chain's restart flags (both kinds read the env alike)."""
     return dict(s_bar=td["state_bar"], a_bar=a_bar, b_bar=b_bar, s_bar_next=out["next", "state_bar"],
                 restart=out["next", "truncated"].squeeze(-1))
