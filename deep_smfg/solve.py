@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from . import exact
 from .config import ConfigError, dtype_of, game_kwargs, locate
 from .evaluation.plots import plot_curves, plot_mean_field, plot_solver_convergence
-from .games import FiniteGame, make_game
+from .games import GAMES, FiniteGame, make_game
 from .run_folder import make_run_dir, write_history, write_summary
 from .solvers import Solver, run_solver
 from .solvers.base import default_tols
@@ -48,8 +48,8 @@ def _checked(cfg: DictConfig) -> tuple[str, FiniteGame, torch.dtype, Solver, dic
     name, params = game_kwargs(cfg.game)
     game = make_game(name, **params)
     if not isinstance(game, FiniteGame):
-        raise ConfigError(f"solve handles finite games; {name} is continuous (deep-smfg train game={name} "
-                          "solves its discretised twin as the reference)")
+        raise ConfigError(f"solve handles finite games ({', '.join(sorted(GAMES))}); {name} is continuous "
+                          f"(deep-smfg train game={name} solves its discretised twin as the reference)")
     dtype = dtype_of(cfg.dtype)
     if cfg.leader != "uniform":
         raise ConfigError(f"leader must be 'uniform' (the only preset for now), got {cfg.leader!r}")

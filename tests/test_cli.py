@@ -35,7 +35,7 @@ def test_game_config_lists_every_parameter_with_the_factory_default(name):
         (["solve", "solver.damping=2"], "damping must lie in (0, 1], got 2"),
         (["solve", "solver=nope"], "damped_fixed_point"),  # lists the available solver configs
         (["frobnicate"], "valid commands"),
-        (["solve", "game=continuous_pricing"], "solve handles finite games"),
+        (["solve", "game=continuous_pricing"], "solve handles finite games (congestion_toll, equilibrium_pricing"),
         (["train", "game=continuous_pricing", "model=tabular"], "continuous games need model=squashed_gaussian"),
         (["train", "algo.optimizer.leader=rmsprop"], "optimizer must be one of"),
         (["train", "algo.step_sizes.leader.c=0.1"], "break the four-timescale order"),
