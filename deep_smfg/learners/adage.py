@@ -32,10 +32,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ..envs import split_chains, stack_chains
+from ..envs import stack_chains
 from ..games.base import FiniteGame, sample_from_cdf
 from ..modules import build_critic, build_policy
-from .kinds import FiniteKind, ModelSpec, Transition, stationary_step
+from .kinds import FiniteKind, ModelSpec, Transition, env_step
 from .one_by_one import OneByOne
 from .phased import check_stackelberg_game
 
@@ -88,14 +88,11 @@ class ConditionedKind(FiniteKind):
             a = sample_from_cdf(logp_f.exp().cumsum(-1)[both, b], env.rng)
             v_f_state = (logp_l.exp() * v_fb).sum(-1)  # V_f(s) = E_phi V_f(s, b)
         out, root = env.act(td, a, b)
-        (a, a_bar), (b, b_bar) = split_chains(a), split_chains(b)
-        s, s_next = td["state"], out["next", "state"]
+        step = env_step(td, out, a, b)
+        s, a, b, s_next = step["s"], step["a"], step["b"], step["s_next"]
         return Transition(
-            s=s, a=a, b=b, s_next=s_next, z_bar=out["next", "z_bar"],
-            r_f=out["next", "reward_f"].squeeze(-1), r_l=out["next", "reward_l"].squeeze(-1),
-            logp_f=logp_f[s, b, a], logp_l=logp_l[s, b], v_f=v_fb[s, b], v_l=v_l[s],
+            **step, logp_f=logp_f[s, b, a], logp_l=logp_l[s, b], v_f=v_fb[s, b], v_l=v_l[s],
             v_f_next=v_f_state[s_next], v_l_next=v_l[s_next].detach(),
-            **stationary_step(td, out, a_bar, b_bar),
         ), root
 
 

@@ -115,14 +115,11 @@ class FiniteKind:
             a = sample_from_cdf(logp_f.exp().cumsum(-1)[both], env.rng)
             b = sample_from_cdf(logp_l.exp().cumsum(-1)[both], env.rng)
         out, root = env.act(td, a, b)
-        (a, a_bar), (b, b_bar) = split_chains(a), split_chains(b)
-        s, s_next = td["state"], out["next", "state"]
+        step = env_step(td, out, a, b)
+        s, a, b, s_next = step["s"], step["a"], step["b"], step["s_next"]
         return Transition(
-            s=s, a=a, b=b, s_next=s_next, z_bar=out["next", "z_bar"],
-            r_f=out["next", "reward_f"].squeeze(-1), r_l=out["next", "reward_l"].squeeze(-1),
-            logp_f=logp_f[s, a], logp_l=logp_l[s, b], v_f=v_f[s], v_l=v_l[s],
+            **step, logp_f=logp_f[s, a], logp_l=logp_l[s, b], v_f=v_f[s], v_l=v_l[s],
             v_f_next=v_f[s_next].detach(), v_l_next=v_l[s_next].detach(),
-            **stationary_step(td, out, a_bar, b_bar),
         ), root
 
 
@@ -145,23 +142,24 @@ class ContinuousKind:
         u_f, a = agents.follower.sample(both, env.rng)
         u_l, b = agents.leader.sample(both, env.rng)
         out, root = env.act(td, a, b)
-        (a, a_bar), (b, b_bar) = split_chains(a), split_chains(b)
+        step = env_step(td, out, a, b)
         (u_f, _), (u_l, _) = split_chains(u_f), split_chains(u_l)
-        s, s_next = td["state"], out["next", "state"]
+        s, s_next = step["s"], step["s_next"]
         v_f, v_f_next = split_chains(agents.critic_f(stack_chains(s, s_next)))  # one forward pass for s and s'
         v_l, v_l_next = split_chains(agents.critic_l(stack_chains(s, s_next)))
         return Transition(
-            s=s, a=a, b=b, s_next=s_next, z_bar=out["next", "z_bar"],
-            r_f=out["next", "reward_f"].squeeze(-1), r_l=out["next", "reward_l"].squeeze(-1),
-            logp_f=agents.follower.log_prob(s, u_f), logp_l=agents.leader.log_prob(s, u_l),
+            **step, logp_f=agents.follower.log_prob(s, u_f), logp_l=agents.leader.log_prob(s, u_l),
             v_f=v_f, v_l=v_l, v_f_next=v_f_next.detach(), v_l_next=v_l_next.detach(),
-            **stationary_step(td, out, a_bar, b_bar),
         ), root
 
 
-def stationary_step(td: TensorDictBase, out: TensorDictBase, a_bar: Tensor, b_bar: Tensor) -> dict[str, Tensor]:
-    """The stationary chain's step and the occupancy chain's restart flags (both kinds read the env alike)."""
-    return dict(s_bar=td["state_bar"], a_bar=a_bar, b_bar=b_bar, s_bar_next=out["next", "state_bar"],
+def env_step(td: TensorDictBase, out: TensorDictBase, actions: Tensor, leader_actions: Tensor) -> dict[str, Tensor]:
+    """What every kind reads off the env for a :class:`Transition`: both chains' states, actions (rows
+    ``[occupancy; stationary]`` split), the occupancy chain's rewards and restart flags, the stationary ``z_bar``."""
+    (a, a_bar), (b, b_bar) = split_chains(actions), split_chains(leader_actions)
+    return dict(s=td["state"], a=a, b=b, s_next=out["next", "state"], z_bar=out["next", "z_bar"],
+                r_f=out["next", "reward_f"].squeeze(-1), r_l=out["next", "reward_l"].squeeze(-1),
+                s_bar=td["state_bar"], a_bar=a_bar, b_bar=b_bar, s_bar_next=out["next", "state_bar"],
                 restart=out["next", "truncated"].squeeze(-1))
 
 
