@@ -9,8 +9,6 @@ values, the settings) and ``n_player.png``. Everything is checked before anythin
 
 from __future__ import annotations
 
-import csv
-import json
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -24,6 +22,7 @@ from .evaluation.n_player_continuous import evaluate_n_players_continuous
 from .evaluation.n_player_plot import plot_n_player
 from .games import FiniteGame, make_game
 from .modules.policies import policy_table
+from .run_folder import write_csv, write_summary
 
 
 def _checked(cfg: DictConfig):
@@ -74,16 +73,11 @@ def run_evaluate(cfg: DictConfig) -> str:
     seconds = time.perf_counter() - t0
     out.mkdir(parents=True, exist_ok=True)
     table = [asdict(r) for r in rows]
-    with open(out / "n_player.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(table[0]))
-        writer.writeheader()
-        writer.writerows(table)
+    write_csv(out / "n_player.csv", table)
     plot_n_player(rows, limit, out / "n_player.png", f"{game.name}: the learned policies among n players")
+    chosen = OmegaConf.to_container(cfg, resolve=True)
     summary = {"game": game.name, "run_dir": str(cfg.run_dir), "rows": table, "mean_field": asdict(limit),
-               "settings": {k: OmegaConf.to_container(cfg, resolve=True)[k]
-                            for k in ("games", "max_players", "ghosts", "periods", "samples",
-                                      "best_response_iterations", "seed")},
+               "settings": {k: chosen[k] for k in ("games", "max_players", "ghosts", "periods", "samples",
+                                                     "best_response_iterations", "seed")},
                "seconds": seconds, "out_dir": str(out)}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    gains = {r.n: r.exact_deviation_gain if isinstance(game, FiniteGame) else r.deviation_gain for r in rows}
-    return json.dumps({"game": game.name, "seconds": round(seconds, 2), "out_dir": str(out), "deviation_gain": gains})
+    return write_summary(out, summary)

@@ -48,13 +48,18 @@ def write_summary(path: Path, summary: dict) -> str:
     return json.dumps(summary)
 
 
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Rows with the same keys as one CSV table (the first row's keys are the header)."""
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def write_history(history: list[dict[str, float]], title: str, run_dir: Path) -> None:
     """``metrics.csv`` and one PNG per logged metric (against iterations)."""
     if history:
-        with open(run_dir / "metrics.csv", "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(history[0]))
-            writer.writeheader()
-            writer.writerows(history)
+        write_csv(run_dir / "metrics.csv", history)
         plots = run_dir / "plots"
         plots.mkdir(exist_ok=True)
         its = [h["iteration"] for h in history]

@@ -49,7 +49,7 @@ def test_one_player_deviation_gain_is_the_single_agent_mdp_s_best_response_gain(
     gain = float(np64(game.rho) @ (v_star - v_pi))
     assert gain > 1.0  # alone, the equilibrium policy is far from optimal (measured 2.51)
 
-    values = player_values(game, pi, phi, player_mdp(game, pi, phi, n=1))
+    values = player_values(game, pi, phi, player_mdp(game, phi, exact.induced_mean_field(game, pi, phi), n=1))
     assert values.deviation_gain == pytest.approx(gain, abs=1e-9)
     assert values.follower_return == pytest.approx(float(np64(game.rho) @ v_pi), abs=1e-9)
     _, _, simulated = simulate(game, pi, phi, values.best_response, n=1, games=16, ghosts=64, burn_in=0)
@@ -63,7 +63,7 @@ def test_the_evaluation_converges_to_the_mean_field_values():
     simulation within 4 standard errors plus 1e-3 of that MDP at every n (1e-3: the Monte Carlo error of the
     MDP's expected rewards over the others' counts, measured up to 5e-4; the worst simulation gap was 2.7 s.e.)."""
     game, phi, pi = equilibrium("equilibrium_pricing")
-    limit = mean_field_values(game, pi, phi)
+    limit = mean_field_values(game, pi, phi, exact.induced_mean_field(game, pi, phi))
     assert limit.exploitability == pytest.approx(0, abs=1e-9)
     rows, limit2 = evaluate_n_players(game, pi, phi, [10, 1000, 10000], games=4, ghosts=64, periods=300)
     assert limit2 == limit

@@ -60,6 +60,17 @@ class NPlayerRow:
     exact_leader_objective: float
     exact_deviation_gain: float
 
+    @classmethod
+    def from_games(cls, n: int, follower: Tensor, leader: Tensor, gain: Tensor,
+                   exact_values: tuple[float, float, float] = (math.nan, math.nan, math.nan)) -> NPlayerRow:
+        """Means and standard errors of :func:`simulate`'s per-game values; ``exact_values``: the measured player's
+        exact ``(follower_return, leader_objective, deviation_gain)`` (NaN where there is none)."""
+        (fm, fs), (lm, ls), (gm, gs) = (_mean_se(x) for x in (follower, leader, gain))
+        return cls(n=n, games=follower.shape[0], follower_return=fm, follower_return_se=fs, leader_objective=lm,
+                   leader_objective_se=ls, deviation_gain=gm, deviation_gain_se=gs,
+                   exact_follower_return=exact_values[0], exact_leader_objective=exact_values[1],
+                   exact_deviation_gain=exact_values[2])
+
 
 @dataclass
 class MeanFieldValues:
@@ -75,9 +86,9 @@ def horizon(gamma: float) -> int:
     return math.ceil(math.log(TRUNCATION) / math.log(gamma))
 
 
-def mean_field_values(game: FiniteGame, pi: Tensor, phi: Tensor) -> MeanFieldValues:
+def mean_field_values(game: FiniteGame, pi: Tensor, phi: Tensor, mu_bar: Tensor) -> MeanFieldValues:
+    """The values at ``mu_bar``, the mean field ``pi`` induces (``exact.induced_mean_field``)."""
     with torch.no_grad():
-        mu_bar = exact.induced_mean_field(game, pi, phi)
         return MeanFieldValues(follower_return=float(exact.follower_return(game, pi, phi, mu_bar)),
                                leader_objective=float(exact.leader_return(game, phi, pi, mu_bar)),
                                exploitability=exact.quality(game, pi, phi, mu_bar))
@@ -92,8 +103,9 @@ class PlayerMDP:
     P: Tensor  # [S, A, S']: sum_b phi(b|s) P(s'|s, a, b)
 
 
-def player_mdp(game: FiniteGame, pi: Tensor, phi: Tensor, n: int, samples: int = 1024, seed: int = 0) -> PlayerMDP:
-    """The measured player's MDP among ``n - 1`` stationary others playing ``pi``.
+def player_mdp(game: FiniteGame, phi: Tensor, mu_bar: Tensor, n: int, samples: int = 1024,
+               seed: int = 0) -> PlayerMDP:
+    """The measured player's MDP among ``n - 1`` stationary others playing ``pi``, whose ``z`` law is ``mu_bar``.
 
     When the transition does not read ``mu``, the other players' chains are independent of each other and of
     the measured player. So at every period of the stationary regime their ``z`` counts are
@@ -103,7 +115,6 @@ def player_mdp(game: FiniteGame, pi: Tensor, phi: Tensor, n: int, samples: int =
     soft best response is the best deviation among policies of the player's own state.
     """
     dtype = phi.dtype
-    mu_bar = exact.induced_mean_field(game, pi, phi)
     counts = torch.zeros(samples if n > 1 else 1, game.n_z, dtype=dtype)
     if n > 1:  # the others' z counts: C ~ Multinomial(n - 1, mu_bar), one row per sample
         gen = torch.Generator().manual_seed(seed)
@@ -226,19 +237,16 @@ def evaluate_n_players(game: FiniteGame, pi: Tensor, phi: Tensor, n_players: lis
     The deviation is the best response of the measured player's MDP (:func:`player_mdp`)."""
     check_settings(game, n_players, games, ghosts, periods)
     pi, phi = pi.detach().double().cpu(), phi.detach().double().cpu()
-    limit = mean_field_values(game, pi, phi)
+    with torch.no_grad():
+        mu_bar = exact.induced_mean_field(game, pi, phi)
+    limit = mean_field_values(game, pi, phi, mu_bar)
     rows = []
     for i, n in enumerate(n_players):
-        values = player_values(game, pi, phi, player_mdp(game, pi, phi, n, samples, seed=seed * 1009 + i))
-        n_games = games_for(n, games, max_players)
-        f, lead, gain = simulate(game, pi, phi, values.best_response, n, n_games, ghosts,
-                                 periods - horizon(game.gamma), seed=seed * 1009 + i)
-        (fm, fs), (lm, ls), (gm, gs) = _mean_se(f), _mean_se(lead), _mean_se(gain)
-        rows.append(NPlayerRow(n=n, games=n_games, follower_return=fm, follower_return_se=fs, leader_objective=lm,
-                               leader_objective_se=ls, deviation_gain=gm, deviation_gain_se=gs,
-                               exact_follower_return=values.follower_return,
-                               exact_leader_objective=values.leader_objective,
-                               exact_deviation_gain=values.deviation_gain))
+        values = player_values(game, pi, phi, player_mdp(game, phi, mu_bar, n, samples, seed=seed * 1009 + i))
+        per_game = simulate(game, pi, phi, values.best_response, n, games_for(n, games, max_players), ghosts,
+                            periods - horizon(game.gamma), seed=seed * 1009 + i)
+        rows.append(NPlayerRow.from_games(n, *per_game, exact_values=(
+            values.follower_return, values.leader_objective, values.deviation_gain)))
     return rows, limit
 
 

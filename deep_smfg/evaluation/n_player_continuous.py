@@ -21,7 +21,6 @@ The mean-field references are Monte Carlo returns at ``m_bar``, with standard er
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -118,13 +117,7 @@ def evaluate_n_players_continuous(learner, n_players: list[int], games: int = 16
     limit = continuous_mean_field_values(game, follower, leader, deviator, m_bar, seed=seed)
     rows = []
     for i, n in enumerate(n_players):
-        n_games = games_for(n, games, max_players)
-        f, lead, gain = simulate_continuous(game, follower, leader, deviator, n, n_games, ghosts,
-                                            periods - horizon(game.gamma), seed=seed * 1009 + 2 * i)
-        stats = [(float(x.mean()), float(x.std() / math.sqrt(n_games))) for x in (f, lead, gain)]
-        rows.append(NPlayerRow(n=n, games=n_games, follower_return=stats[0][0], follower_return_se=stats[0][1],
-                               leader_objective=stats[1][0], leader_objective_se=stats[1][1],
-                               deviation_gain=stats[2][0], deviation_gain_se=stats[2][1],
-                               exact_follower_return=math.nan, exact_leader_objective=math.nan,
-                               exact_deviation_gain=math.nan))
+        per_game = simulate_continuous(game, follower, leader, deviator, n, games_for(n, games, max_players), ghosts,
+                                       periods - horizon(game.gamma), seed=seed * 1009 + 2 * i)
+        rows.append(NPlayerRow.from_games(n, *per_game))
     return rows, limit
