@@ -32,7 +32,7 @@ from torch import nn
 from ..games.base import FiniteGame
 from ..games.continuous import ContinuousGame
 from .kinds import ModelSpec, Transition, kind_of
-from .schedules import PowerSchedule
+from .schedules import PowerSchedule, as_schedule
 
 
 class NonFiniteError(RuntimeError):
@@ -43,10 +43,8 @@ OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
 
 
 def as_schedules(step_sizes: Mapping[str, PowerSchedule | Mapping]) -> dict[str, PowerSchedule]:
-    """``{group: PowerSchedule}`` from schedules or ``{group: {c: .., p: .., k0: ..}}`` config nodes (``k0``: 0)."""
-    return {k: v if isinstance(v, PowerSchedule) else PowerSchedule(float(v["c"]), float(v.get("p", 0.5)),
-                                                                     float(v.get("k0", 0.0)))
-            for k, v in step_sizes.items()}
+    """``{group: PowerSchedule}`` from schedules or config nodes (:func:`~.schedules.as_schedule`)."""
+    return {k: as_schedule(v) for k, v in step_sizes.items()}
 
 
 class SampledLearner(L.LightningModule):

@@ -49,7 +49,7 @@ from ..modules.critics import build_action_critic
 from ..modules.mean_field import CategoricalMeanField
 from .base import SampledLearner
 from .kinds import ModelSpec
-from .schedules import PowerSchedule
+from .schedules import PowerSchedule, as_schedule
 
 FICTITIOUS_AVERAGE = PowerSchedule(1.0, 1.0, 1.0)  # xi_p = 1 / (p + 2): mu_hat = the mean of mu_0 and nu_0 .. nu_p
 
@@ -79,8 +79,7 @@ class SampledMFTRPO(SampledLearner):
         if evaluation_steps < 1 or inner_steps < 1 or q_samples < 1:
             raise ValueError(f"algo=mf_trpo: evaluation_steps, inner_steps and q_samples must be >= 1, got "
                              f"{evaluation_steps}, {inner_steps}, {q_samples}")
-        xi = population_step if isinstance(population_step, PowerSchedule) else PowerSchedule(
-            float(population_step["c"]), float(population_step.get("p", 0.5)), float(population_step.get("k0", 0.0)))
+        xi = as_schedule(population_step)
         if not (0 < xi(0) < 1 and xi.p >= 0):
             raise ValueError(f"algo=mf_trpo: the population step xi_p = c / (p + 1 + k0)^d must lie in (0, 1) "
                              f"(an empirical law must not replace the mean field outright) and not grow (d >= 0); "

@@ -43,7 +43,9 @@ class OneByOne(ACSMFG):
         if inner_iterations < 1 or leader_iterations < 1:
             raise ValueError(f"inner_iterations and leader_iterations must be >= 1, got {inner_iterations}, "
                              f"{leader_iterations}")
-        learner.pop("allow_any_step_order", None)  # the leader runs on its own clock: no four-timescale order
+        if "allow_any_step_order" in learner:  # not silently dropped: the option means nothing here
+            raise ValueError("one_by_one's leader runs on its own clock, so the four-timescale order is not checked: "
+                             "remove algo.allow_any_step_order")
         super().__init__(game, model, step_sizes=step_sizes, allow_any_step_order=True, **learner)
         # the lower level keeps its order mean_field <= follower <= critic
         for slow, fast in (("mean_field", "follower"), ("follower", "critic")):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -26,6 +27,13 @@ class PowerSchedule:
 
     def __call__(self, k: int) -> float:
         return self.c / (k + 1 + self.k0) ** self.p
+
+
+def as_schedule(node: PowerSchedule | Mapping) -> PowerSchedule:
+    """A schedule from itself or from a ``{c: .., p: .., k0: ..}`` config node (``p``: 0.5, ``k0``: 0)."""
+    if isinstance(node, PowerSchedule):
+        return node
+    return PowerSchedule(float(node["c"]), float(node.get("p", 0.5)), float(node.get("k0", 0.0)))
 
 
 TIMESCALES = ("leader", "mean_field", "follower", "critic")  # slowest to fastest: zeta <= xi <= alpha <= beta
