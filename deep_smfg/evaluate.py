@@ -4,7 +4,8 @@ Reads the run's ``config.yaml`` and checkpoint, rebuilds its game and learner, a
 :func:`deep_smfg.evaluation.n_player.evaluate_n_players` on the learned follower and leader tables (finite games)
 or :func:`deep_smfg.evaluation.n_player_continuous.evaluate_n_players_continuous` on the learned modules. Writes
 ``<run_dir>/n_player/``: ``n_player.csv`` (one row per ``n``), ``summary.json`` (the rows, the mean-field
-values, the settings) and ``n_player.png``. Everything is checked before anything is written.
+values, the settings) and ``n_player.png``. Everything is checked before anything is written. The games run on
+the device the run trained on (``device=auto``), or the one asked for.
 """
 
 from __future__ import annotations
@@ -50,7 +51,19 @@ def _checked(cfg: DictConfig):
     except RuntimeError as exc:
         raise ConfigError(f"the checkpoint {ckpt_path} does not fit the run's game {name} (was it written for "
                           f"another game or model?): {str(exc).splitlines()[0]}") from exc
-    return game, learner, n_players, run_dir / "n_player"
+    return game, learner.to(_device(str(cfg.device), run_cfg)), n_players, run_dir / "n_player"
+
+
+def _device(wanted: str, run_cfg: DictConfig) -> torch.device:
+    """``auto``: the device the run trained on (``trainer.accelerator``), or the CPU where that one is missing."""
+    if wanted == "auto":
+        on_gpu = OmegaConf.select(run_cfg, "trainer.accelerator") == "gpu"
+        wanted = "cuda" if on_gpu and torch.cuda.is_available() else "cpu"
+    if wanted not in ("cpu", "cuda") and not wanted.startswith("cuda:"):
+        raise ConfigError(f"device must be auto, cpu, cuda or cuda:<index>, got {wanted!r}")
+    if wanted != "cpu" and not torch.cuda.is_available():
+        raise ConfigError(f"device={wanted} asked for, but torch sees no CUDA device here: use device=cpu or auto")
+    return torch.device(wanted)
 
 
 def check_config(cfg: DictConfig) -> None:
@@ -61,12 +74,14 @@ def run_evaluate(cfg: DictConfig) -> str:
     game, learner, n_players, out = _checked(cfg)
     torch.set_num_threads(int(cfg.threads))
     t0 = time.perf_counter()
+    device = next(learner.parameters()).device
     settings = dict(games=int(cfg.games), max_players=int(cfg.max_players), ghosts=int(cfg.ghosts),
                     periods=int(cfg.periods), seed=int(cfg.seed))
     if isinstance(game, FiniteGame):
         with torch.no_grad():
             pi, phi = policy_table(learner.follower), policy_table(learner.leader)
-        rows, limit = evaluate_n_players(game, pi, phi, n_players, samples=int(cfg.samples), **settings)
+        rows, limit = evaluate_n_players(game, pi, phi, n_players, samples=int(cfg.samples), device=device,
+                                         **settings)
     else:
         rows, limit = evaluate_n_players_continuous(learner, n_players, **settings,
                                                     best_response_iterations=int(cfg.best_response_iterations))
@@ -77,7 +92,7 @@ def run_evaluate(cfg: DictConfig) -> str:
     plot_n_player(rows, limit, out / "n_player.png", f"{game.name}: the learned policies among n players")
     chosen = OmegaConf.to_container(cfg, resolve=True)
     summary = {"game": game.name, "run_dir": str(cfg.run_dir), "rows": table, "mean_field": asdict(limit),
-               "settings": {k: chosen[k] for k in ("games", "max_players", "ghosts", "periods", "samples",
-                                                     "best_response_iterations", "seed")},
+               "settings": {**{k: chosen[k] for k in ("games", "max_players", "ghosts", "periods", "samples",
+                                                        "best_response_iterations", "seed")}, "device": str(device)},
                "seconds": seconds, "out_dir": str(out)}
     return write_summary(out, summary)

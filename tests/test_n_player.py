@@ -108,6 +108,9 @@ def test_evaluate_writes_its_folder(finished_runs, capsys):
         (["n_players=[0,10]"], "n_players must be a non-empty list of integers >= 1"),
         (["periods=10"], "periods must be >= the return horizon"),
         (["checkpoint=OTHER"], "does not fit the run's game equilibrium_pricing"),
+        (["device=tpu"], "device must be auto, cpu, cuda or cuda:<index>"),
+        pytest.param(["device=cuda"], "torch sees no CUDA device here",
+                     marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is present")),
     ],
 )
 def test_bad_input_is_refused_and_writes_nothing(finished_runs, tmp_path, capsys, args, message):
@@ -186,3 +189,69 @@ def test_evaluate_a_continuous_run(tmp_path, capsys):
     assert [int(r["n"]) for r in rows] == [1, 20] and line["game"] == "continuous_pricing"
     assert all(np.isfinite(float(r["follower_return"])) and r["exact_follower_return"] == "nan" for r in rows)
     assert (run / "n_player" / "n_player.png").exists()
+
+
+def test_the_deviator_game_sees_the_n_player_mean():
+    """The deviator's rewards among n players, against the game's own functions at the mean (S + own z) / n:
+    n = 1 reads the player's own z alone; with every other player's z fixed at c, S = (n - 1) c exactly; and the
+    bank's sums of n - 1 pool draws have the moments of such a sum (mean (n-1) E z, variance (n-1) Var z)."""
+    from deep_smfg.evaluation.n_player_deviation import deviator_game, others_sums, per_row
+
+    game, learner = continuous_learner()
+    gen = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        s = game.initial_state(64, gen, torch.zeros(1, dtype=f64)) + torch.rand(64, 1, generator=gen, dtype=f64)
+        _, a = learner.follower.sample(s, gen)
+        _, b = learner.leader.sample(s, gen)
+    z = game.contribution(s, a, b)
+    ignored = torch.full((1,), 123.0, dtype=f64)  # the deviator's rewards do not read the learner's m
+    alone = deviator_game(game, others_sums(torch.ones(1, 1, dtype=f64), 1), 1)
+    assert torch.allclose(alone.reward_f(s, a, b, ignored), per_row(game.reward_f)(s, a, b, z), rtol=0, atol=1e-12)
+    c, n = 0.8, 7
+    among = deviator_game(game, others_sums(torch.full((1, 1), c, dtype=f64), n), n)
+    expected = per_row(game.reward_l)(s, a, b, ((n - 1) * c + z) / n)
+    assert torch.allclose(among.reward_l(s, a, b, ignored), expected, rtol=0, atol=1e-12)
+    pool = torch.rand(5000, 1, generator=gen, dtype=f64) * 2
+    sums = others_sums(pool, 101, bank=4096, seed=3)[:, 0]
+    se_mean = (100 * pool.var() / 4096) ** 0.5
+    assert abs(float(sums.mean()) - 100 * float(pool.mean())) < 4 * float(se_mean)
+    assert abs(float(sums.var()) / (100 * float(pool.var())) - 1) < 0.1  # sd of the ratio about 0.022
+
+
+def test_the_learned_one_player_deviation_reaches_the_twin_s_exact_best_response(tmp_path, capsys):
+    """n = 1 on continuous pricing: the deviator's problem is a single-agent MDP in which its own sales set the
+    price. The independent answer is that MDP's exact soft best response on a fine twin (25 inventory levels,
+    17 x 17 actions; its values shifted by the entropy constant tau log(cell) / (1 - gamma), docs/n_player.md).
+    The learned deviation's return (pi's simulated return plus the simulated gain) must come within 10% of it
+    (measured on the main job: 3.5%); the mean-field deviation, blind to its price impact, stays about 35% short."""
+    import math
+
+    from omegaconf import OmegaConf
+
+    from deep_smfg.config import build_learner
+    from deep_smfg.evaluation.continuous_metrics import induced_mean, project_policies
+    from deep_smfg.evaluation.n_player_continuous import simulate_continuous
+    from deep_smfg.evaluation.n_player_deviation import learned_deviation, stationary_pool
+    from deep_smfg.games.continuous import discretise
+
+    run = tmp_path / "run"
+    assert main(["train", f"run_dir={run}", "algo.iterations=2000", "algo.checkpoint_every=2000",
+                 "algo.eval_every=0", "algo.best_response_iterations=0", "logger=none", "progress_bar=false",
+                 "reference.n_starts=1", "reference.n_steps=2"]) == 0
+    capsys.readouterr()
+    game = make_game("continuous_pricing")
+    learner = build_learner(OmegaConf.load(run / "config.yaml"), game).double()
+    learner.load_state_dict(torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"])
+    twin = discretise(game, 25, 17, 9)
+    pi, phi = project_policies(twin, learner.follower, learner.leader)
+    values = player_values(twin.game, pi, phi, player_mdp(twin.game, phi, twin.game.uniform_mean_field(), n=1))
+    shift = game.tau * math.log(twin.game.info["action_cell"]) / (1 - game.gamma)
+    exact_best = values.follower_return + values.deviation_gain + shift
+
+    m_bar = induced_mean(game, learner.follower, learner.leader, learner.mean_field().detach())
+    pool = stationary_pool(game, learner.follower, learner.leader, m_bar)
+    deviation = learned_deviation(learner, pool, m_bar, n=1, iterations=3000)
+    f, _, gain = simulate_continuous(game, learner.follower, learner.leader, deviation, n=1, games=4, ghosts=64,
+                                     burn_in=0)
+    learned_best = float((f + gain).mean())
+    assert abs(learned_best / exact_best - 1) < 0.10, (learned_best, exact_best)

@@ -24,7 +24,7 @@ exactly what the measured player sees. The copies do not enter the others' mean 
 therefore exact in law when the transition does not read ``mu`` (every built-in game; others are refused),
 because the others' rewards never move their states. The copies share the others, so that the deviation
 gain is a difference under common random numbers. Returns are truncated after ``horizon`` periods, with
-``gamma^horizon <= 1e-6``.
+``gamma^horizon <= 1e-6``. The games run on the device asked for (the run's, through ``deep-smfg evaluate``).
 """
 
 from __future__ import annotations
@@ -161,27 +161,29 @@ class _Sampler:
         cdf = rows.cumsum(-1)
         cdf = cdf / cdf[:, -1:]
         self.width = rows.shape[-1]
-        self.flat = (cdf + torch.arange(rows.shape[0], dtype=torch.float64)[:, None]).reshape(-1)
+        self.flat = (cdf + torch.arange(rows.shape[0], dtype=torch.float64, device=rows.device)[:, None]).reshape(-1)
         self.generator = generator
 
     def __call__(self, row: Tensor, paired: bool = False) -> Tensor:
         """One draw per entry of ``row``; ``paired``: the two halves of the last dimension share their uniforms
         (common random numbers for the two groups of copies)."""
         shape = (*row.shape[:-1], row.shape[-1] // 2) if paired else row.shape
-        u = torch.rand(shape, dtype=torch.float64, generator=self.generator)
+        u = torch.rand(shape, dtype=torch.float64, generator=self.generator, device=self.flat.device)
         u = torch.cat([u, u], -1) if paired else u
         idx = torch.searchsorted(self.flat, row.to(torch.float64) + u, right=True)
         return (idx - row * self.width).clamp(0, self.width - 1)
 
 
 def simulate(game: FiniteGame, pi: Tensor, phi: Tensor, pi_dev: Tensor, n: int, games: int, ghosts: int,
-             burn_in: int, seed: int = 0) -> tuple[Tensor, Tensor, Tensor]:
+             burn_in: int, seed: int = 0, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor, Tensor]:
     """Per game, the mean over its copies of the measured player's follower return and leader return (playing
-    ``pi``) and of the deviation gain (``pi_dev`` minus ``pi``): three ``[games]`` tensors (module docstring)."""
-    gen = torch.Generator().manual_seed(seed)
-    pi, phi, pi_dev = (x.detach().to(torch.float64).cpu() for x in (pi, phi, pi_dev))
+    ``pi``) and of the deviation gain (``pi_dev`` minus ``pi``): three ``[games]`` tensors on the CPU (module
+    docstring). The games run on ``device``."""
+    gen = torch.Generator(device=device).manual_seed(seed)
+    pi, phi, pi_dev = (x.detach().to(dtype=torch.float64, device=device) for x in (pi, phi, pi_dev))
     S, A, B, Z = game.n_states, game.n_actions, game.n_leader_actions, game.n_z
-    uniform = game.uniform_mean_field(torch.float64)
+    uniform = game.uniform_mean_field(torch.float64, device=device)
+    kw = dict(dtype=torch.float64, device=device)
     draw_a, draw_phi = _Sampler(torch.stack([pi, pi_dev]), gen), _Sampler(phi, gen)  # rows: pi's, then pi_dev's
     draw_z = _Sampler(game.g_tensor(uniform), gen)
     draw_next = _Sampler(game.transition_tensor(uniform).to(torch.float64), gen)
@@ -194,20 +196,20 @@ def simulate(game: FiniteGame, pi: Tensor, phi: Tensor, pi_dev: Tensor, n: int, 
         sab = (s * A + a) * B + b
         return a, b, draw_z(sab, paired), draw_next(sab, paired)
 
-    others = draw_rho(torch.zeros(games, n - 1, dtype=torch.long))
-    copies = draw_rho(torch.zeros(games, 2 * ghosts, dtype=torch.long), paired=True)  # [pi copies | dev copies]
-    policy = (torch.arange(2 * ghosts) >= ghosts).long().expand(games, -1)  # 0: pi, 1: pi_dev
-    ret_f = torch.zeros(games, 2 * ghosts, dtype=torch.float64)
+    others = draw_rho(torch.zeros(games, n - 1, dtype=torch.long, device=device))
+    copies = draw_rho(torch.zeros(games, 2 * ghosts, dtype=torch.long, device=device), paired=True)  # [pi | dev]
+    policy = (torch.arange(2 * ghosts, device=device) >= ghosts).long().expand(games, -1)  # 0: pi, 1: pi_dev
+    ret_f = torch.zeros(games, 2 * ghosts, **kw)
     ret_l = torch.zeros_like(ret_f)
-    index = torch.arange(games * 2 * ghosts)
+    index = torch.arange(games * 2 * ghosts, device=device)
     for t in range(burn_in + horizon(game.gamma)):
         _, _, z_others, others_next = step(others, 0, paired=False)
         if t >= burn_in:
-            counts = torch.zeros(games, Z, dtype=torch.float64)
+            counts = torch.zeros(games, Z, **kw)
             counts.scatter_add_(1, z_others, torch.ones_like(z_others, dtype=torch.float64))
             a, b, z, copies_next = step(copies, policy, paired=True)
             mu = counts[:, None, :].expand(games, 2 * ghosts, Z).clone()
-            mu.scatter_add_(2, z[..., None], torch.ones(games, 2 * ghosts, 1, dtype=torch.float64))
+            mu.scatter_add_(2, z[..., None], torch.ones(games, 2 * ghosts, 1, **kw))
             mu = (mu / n).reshape(-1, Z)
             at = (index, copies.reshape(-1), a.reshape(-1), b.reshape(-1))
             r_f = reward_f(mu)[at].reshape(games, -1).to(torch.float64)
@@ -218,7 +220,7 @@ def simulate(game: FiniteGame, pi: Tensor, phi: Tensor, pi_dev: Tensor, n: int, 
             copies = copies_next
         others = others_next
     follower = ret_f[:, :ghosts].mean(1)
-    return follower, ret_l[:, :ghosts].mean(1), ret_f[:, ghosts:].mean(1) - follower
+    return follower.cpu(), ret_l[:, :ghosts].mean(1).cpu(), (ret_f[:, ghosts:].mean(1) - follower).cpu()
 
 
 def _mean_se(x: Tensor) -> tuple[float, float]:
@@ -232,9 +234,11 @@ def games_for(n: int, games: int, max_players: int | None) -> int:
 
 def evaluate_n_players(game: FiniteGame, pi: Tensor, phi: Tensor, n_players: list[int], games: int = 32,
                        ghosts: int = 64, periods: int = 1000, samples: int = 1024, seed: int = 0,
-                       max_players: int | None = None) -> tuple[list[NPlayerRow], MeanFieldValues]:
+                       max_players: int | None = None,
+                       device: torch.device | str = "cpu") -> tuple[list[NPlayerRow], MeanFieldValues]:
     """One :class:`NPlayerRow` per ``n`` (``periods`` = burn-in + horizon per game), and the mean-field values.
-    The deviation is the best response of the measured player's MDP (:func:`player_mdp`)."""
+    The deviation is the best response of the measured player's MDP (:func:`player_mdp`, solved on the CPU: it
+    is small); the games are simulated on ``device``."""
     check_settings(game, n_players, games, ghosts, periods)
     pi, phi = pi.detach().double().cpu(), phi.detach().double().cpu()
     with torch.no_grad():
@@ -244,7 +248,7 @@ def evaluate_n_players(game: FiniteGame, pi: Tensor, phi: Tensor, n_players: lis
     for i, n in enumerate(n_players):
         values = player_values(game, pi, phi, player_mdp(game, phi, mu_bar, n, samples, seed=seed * 1009 + i))
         per_game = simulate(game, pi, phi, values.best_response, n, games_for(n, games, max_players), ghosts,
-                            periods - horizon(game.gamma), seed=seed * 1009 + i)
+                            periods - horizon(game.gamma), seed=seed * 1009 + i, device=device)
         rows.append(NPlayerRow.from_games(n, *per_game, exact_values=(
             values.follower_return, values.leader_objective, values.deviation_gain)))
     return rows, limit

@@ -10,13 +10,16 @@ quantities and the simulation are those of the finite evaluation (:mod:`.n_playe
 - The ``pi`` copies and the ``pi_dev`` copies draw the same random numbers, through two generators seeded
   alike.
 
-There is no exact MDP here. The deviation ``pi_dev`` is a *learned* best response to the mean field ``m_bar``
-that ``pi`` induces (:func:`deep_smfg.learners.best_response.train_best_response`, the train job's estimate).
-Its gain is therefore a lower bound on the epsilon-Nash gap, for two reasons:
-- it is the mean-field best response, not the ``n``-player one;
-- it is learned for a finite budget.
+There is no exact MDP here. The deviation ``pi_dev`` for each ``n`` is a best response *learned in the deviator's
+problem among n players* (:mod:`.n_player_deviation`: the rewards see ``(S + own z) / n`` with ``S`` the sum of
+``n - 1`` stationary others), starting from ``pi``. Its gain, measured in the simulation, is a lower bound on the
+epsilon-Nash gap among policies of the player's own state: the deviation is learned for a finite budget and
+within the policy class.
 
-The mean-field references are Monte Carlo returns at ``m_bar``, with standard errors.
+The mean-field references are Monte Carlo returns at ``m_bar``, with standard errors; the mean-field limit of the
+gain is the gain of a best response learned against ``m_bar`` (the train job's estimate).
+
+Everything runs on the device of the learner's modules.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from torch import Tensor, nn
 from ..games.continuous import ContinuousGame
 from .continuous_metrics import induced_mean, rollout_returns
 from .n_player import NPlayerRow, games_for, horizon
+from .n_player_deviation import learned_deviation, per_row, stationary_pool
 
 
 @dataclass
@@ -43,11 +47,6 @@ class ContinuousMeanFieldValues:
     induced_mean: list[float]
 
 
-def _per_row(fn):
-    """``fn(s, a, b, m)`` with a mean ``m`` per row (the game's functions take one ``m`` per batch)."""
-    return torch.func.vmap(lambda s, a, b, m: fn(s[None], a[None], b[None], m)[0])
-
-
 @torch.no_grad()
 def simulate_continuous(game: ContinuousGame, follower: nn.Module, leader: nn.Module, deviator: nn.Module, n: int,
                         games: int, ghosts: int, burn_in: int, seed: int = 0) -> tuple[Tensor, Tensor, Tensor]:
@@ -57,10 +56,10 @@ def simulate_continuous(game: ContinuousGame, follower: nn.Module, leader: nn.Mo
         raise ValueError(f"{game.name}'s transition reads the mean field: the n-player evaluation handles games "
                          "whose transition does not")
     like = next(follower.parameters()).detach()
-    gen_others = torch.Generator().manual_seed(seed)
-    gen_pi, gen_dev = (torch.Generator().manual_seed(seed + 1) for _ in range(2))  # common random numbers
-    reward_f, reward_l = _per_row(game.reward_f), _per_row(game.reward_l)
-    m_dummy = torch.zeros(game.z_dim, dtype=like.dtype)  # the transition does not read it
+    gen_others = torch.Generator(device=like.device).manual_seed(seed)
+    gen_pi, gen_dev = (torch.Generator(device=like.device).manual_seed(seed + 1) for _ in range(2))  # common numbers
+    reward_f, reward_l = per_row(game.reward_f), per_row(game.reward_l)
+    m_dummy = torch.zeros(game.z_dim, dtype=like.dtype, device=like.device)  # the transition does not read it
 
     def act(policy: nn.Module, s: Tensor, gen: torch.Generator):
         u, a = policy.sample(s, gen)
@@ -74,8 +73,8 @@ def simulate_continuous(game: ContinuousGame, follower: nn.Module, leader: nn.Mo
     copies = {"pi": game.initial_state(games * ghosts, gen_pi, like),
               "dev": game.initial_state(games * ghosts, gen_dev, like)}
     policies, gens = {"pi": follower, "dev": deviator}, {"pi": gen_pi, "dev": gen_dev}
-    ret_f = {k: torch.zeros(games * ghosts, dtype=like.dtype) for k in copies}
-    ret_l = torch.zeros(games * ghosts, dtype=like.dtype)
+    ret_f = {k: torch.zeros(games * ghosts, dtype=like.dtype, device=like.device) for k in copies}
+    ret_l = torch.zeros_like(ret_f["pi"])
     for t in range(burn_in + horizon(game.gamma)):
         _, a_o, b_o = act(follower, others, gen_others)
         if t >= burn_in:
@@ -107,16 +106,21 @@ def continuous_mean_field_values(game: ContinuousGame, follower: nn.Module, lead
 def evaluate_n_players_continuous(learner, n_players: list[int], games: int = 16, ghosts: int = 128,
                                   periods: int = 1000, best_response_iterations: int = 3000, seed: int = 0,
                                   max_players: int | None = None) -> tuple[list[NPlayerRow], ContinuousMeanFieldValues]:
-    """One :class:`NPlayerRow` per ``n`` (no exact values: ``exact_*`` are NaN) and the mean-field values."""
+    """One :class:`NPlayerRow` per ``n`` (no exact values: ``exact_*`` are NaN) and the mean-field values.
+
+    Each ``n`` gets its own deviation, learned for ``best_response_iterations`` iterations among ``n`` players
+    (:func:`.n_player_deviation.learned_deviation`); the mean-field limit's, against ``m_bar``."""
     from ..learners.best_response import train_best_response
 
     game = learner.game
     follower, leader = learner.follower, learner.leader
     m_bar = induced_mean(game, follower, leader, learner.mean_field().detach(), seed=seed)
-    deviator = train_best_response(learner, m_bar, best_response_iterations, seed=seed + 12345).follower
-    limit = continuous_mean_field_values(game, follower, leader, deviator, m_bar, seed=seed)
+    mean_field_deviator = train_best_response(learner, m_bar, best_response_iterations, seed=seed + 12345).follower
+    limit = continuous_mean_field_values(game, follower, leader, mean_field_deviator, m_bar, seed=seed)
+    pool = stationary_pool(game, follower, leader, m_bar, seed=seed + 1)
     rows = []
     for i, n in enumerate(n_players):
+        deviator = learned_deviation(learner, pool, m_bar, n, best_response_iterations, seed=seed * 1009 + 2 * i)
         per_game = simulate_continuous(game, follower, leader, deviator, n, games_for(n, games, max_players), ghosts,
                                        periods - horizon(game.gamma), seed=seed * 1009 + 2 * i)
         rows.append(NPlayerRow.from_games(n, *per_game))

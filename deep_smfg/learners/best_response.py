@@ -10,17 +10,24 @@ from __future__ import annotations
 
 import torch
 
+from ..games.continuous import ContinuousGame
 from .ac_smfg import ACSMFG
 from .schedules import PowerSchedule
 
 
-def train_best_response(learner: ACSMFG, mean: torch.Tensor, iterations: int, seed: int = 12345) -> ACSMFG:
-    """A copy of ``learner`` whose follower was trained ``iterations`` iterations against ``(phi_k, mean)``."""
+def train_best_response(learner: ACSMFG, mean: torch.Tensor, iterations: int, seed: int = 12345,
+                        game: ContinuousGame | None = None) -> ACSMFG:
+    """A copy of ``learner`` whose follower was trained ``iterations`` iterations against ``(phi_k, mean)``.
+
+    ``game``: another game with the learner's spaces to train on (default: the learner's), e.g. the deviator's
+    problem among ``n`` players (:mod:`deep_smfg.evaluation.n_player_deviation`)."""
     step_sizes = dict(learner.schedules, leader=PowerSchedule(0.0), mean_field=PowerSchedule(0.0))
-    br = ACSMFG(learner.game, learner.model_spec, step_sizes=step_sizes, optimizer=learner.optimizer_names,
+    game = learner.game if game is None else game
+    br = ACSMFG(game, learner.model_spec, step_sizes=step_sizes, optimizer=learner.optimizer_names,
                 allow_any_step_order=True, n_envs=learner.n_envs, occupancy_restart=learner.occupancy_restart,
                 reward_centering=learner.reward_centering, seed=seed)
-    br.load_state_dict(learner.state_dict())
+    # the leader is frozen: whatever the learner's leader-gradient estimator learned is not needed (nor built)
+    br.load_state_dict({k: v for k, v in learner.state_dict().items() if not k.startswith("leader_gradient.")})
     br.to(device=learner.device, dtype=next(learner.parameters()).dtype)
     with torch.no_grad():
         br.mean_field.mean.copy_(mean)
