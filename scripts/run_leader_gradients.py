@@ -3,7 +3,8 @@
     python scripts/run_leader_gradients.py [--seeds 5] [--iterations 20000] [--jobs 2] [--out docs]
 
 Each run is `deep-smfg train` with one thread and a CSV logger, in runs/leader_gradients/<leader>/<config>/seed<k>
-(a run whose summary.json exists is not run again). The leaders:
+(a run whose summary.json exists is not run again; `ITERATIONS` names the runs that need more iterations, in
+seed<k>_<iterations>it). The leaders:
 
 * `partial`: the paper's AC-SMFG, default `algo=ac_smfg` (tabular SGD, leader c = 1);
 * `partial_adam`: the partial gradient with the total leaders' Adam leader (`algo=ac_smfg_total
@@ -36,13 +37,18 @@ LEADERS = {
     "total_sampled": ["algo=ac_smfg_total"],
 }
 GAP_THRESHOLD = {"total_exact": 0.02, "total_sampled": 0.05}  # share of Phi* - Phi(uniform), stated in issue 9
+# runs longer than --iterations: the sampled leader on shop_positioning is still descending at 20,000 iterations
+# (its estimator settles slowly there: docs/stackelberg_gradient.md); at 40,000 every seed is within 5%
+ITERATIONS = {("total_sampled", "shop_positioning"): 40000}
 EXPLOITABILITY, MEAN_FIELD_ERROR = 0.05, 0.15
 EXACT_SOLVES_EVERY = {"total_exact": REFRESH_EVERY}
 
 
 def run_one(leader: str, config: str, seed: int, iterations: int, root: Path) -> dict:
-    return train_once([*CONFIGS[config], *LEADERS[leader], f"seed={seed}", f"algo.iterations={iterations}",
-                       "threads=1"], root / leader / config / f"seed{seed}")
+    longer = ITERATIONS.get((leader, config))
+    folder = f"seed{seed}_{longer}it" if longer else f"seed{seed}"
+    return train_once([*CONFIGS[config], *LEADERS[leader], f"seed={seed}", f"algo.iterations={longer or iterations}",
+                       "threads=1"], root / leader / config / folder)
 
 
 def fmt(values: list[float], digits: int = 2) -> str:
@@ -55,7 +61,7 @@ def gap_share(run: dict, key: str = "final") -> float:
     return run[key]["leader_gap"] / (run["phi_star"] - run["initial"]["leader_objective"])
 
 
-def table(results: dict[tuple[str, str], list[dict]], iterations: int) -> str:
+def table(results: dict[tuple[str, str], list[dict]]) -> str:
     rows = ["| config | leader | final gap / (Phi* - Phi(uniform)) | worst seed | exploitability (worst) | "
             "mean-field error (worst) | samples | exact solves | seconds | met |",
             "|" + " --- |" * 10]
@@ -69,7 +75,7 @@ def table(results: dict[tuple[str, str], list[dict]], iterations: int) -> str:
             verdict = "yes" if met else "**no**"
         else:
             verdict = "(no gap threshold)" if met else "**lower level: no**"
-        solves = iterations // EXACT_SOLVES_EVERY[leader] if leader in EXACT_SOLVES_EVERY else 0
+        solves = runs[0]["iterations"] // EXACT_SOLVES_EVERY[leader] if leader in EXACT_SOLVES_EVERY else 0
         rows.append(f"| {config} | {leader} | {fmt(gaps)} | {max(gaps):.3g} | {max(expl):.2g} | {max(mf):.2g} | "
                     f"{runs[0]['samples']} | {solves} | {fmt([r['seconds'] for r in runs], 3)} | {verdict} |")
     return "\n".join(rows)
@@ -138,7 +144,7 @@ def main() -> None:
     for (leader, c, _), r in zip(jobs, done, strict=True):
         results.setdefault((leader, c), []).append(r)
     text = table(dict(sorted(results.items(), key=lambda kv: (args.configs.index(kv[0][1]),
-                                                              args.leaders.index(kv[0][0])))), args.iterations)
+                                                              args.leaders.index(kv[0][0])))))
     print(text)
     args.root.mkdir(parents=True, exist_ok=True)
     (args.root / "table.md").write_text(text + "\n")
