@@ -13,7 +13,7 @@ from deep_smfg.cli import compose_config
 from deep_smfg.config import build_learner
 from deep_smfg.envs import ContinuousSMFGEnv
 from deep_smfg.evaluation.continuous_metrics import TwinReference, rollout_returns, twin_metrics
-from deep_smfg.evaluation.twin_evaluator import learned_exploitability
+from deep_smfg.evaluation.exploitability_estimate import estimate_exploitability
 from deep_smfg.games import make_game
 from deep_smfg.games.continuous import discretise, interpolation_weights
 from deep_smfg.learners import ACSMFG
@@ -126,7 +126,7 @@ def test_a_short_run_improves_the_leader_objective_and_tracks_the_twin():
     m = _default_learner(seed=0)
     start, _ = twin_metrics(ref, m.follower, m.leader, m.mean_field)
     start_mc = rollout_returns(game, m.follower, m.leader, m.mean_field().detach(), 1024)["J_l"]
-    fresh_expl = learned_exploitability(m, 300)["exploitability"]
+    fresh_expl = estimate_exploitability(m, 300).exploitability
     m.run_standalone(1500)
     end, _ = twin_metrics(ref, m.follower, m.leader, m.mean_field)
     end_mc = rollout_returns(game, m.follower, m.leader, m.mean_field().detach(), 1024)["J_l"]
@@ -135,6 +135,7 @@ def test_a_short_run_improves_the_leader_objective_and_tracks_the_twin():
     assert end_mc > start_mc + 2.0
     assert end["price_error"] < 0.05 and end["mean_field_error"] < 0.1
     # the learned best response finds the untrained follower's slack, and little against the trained one
-    trained_expl = learned_exploitability(m, 300)
+    trained_expl = estimate_exploitability(m, 300, every=100)
     assert fresh_expl > 0.5
-    assert trained_expl["exploitability"] < 0.05 + 3 * trained_expl["standard_error"]
+    assert trained_expl.exploitability < 0.05 + 3 * trained_expl.standard_error
+    assert [p["iteration"] for p in trained_expl.curve] == [100, 200, 300]

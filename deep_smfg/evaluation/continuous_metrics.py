@@ -1,15 +1,14 @@
 """Estimated metrics for continuous games (docs/model.md, metrics; docs/ac_smfg.md): Monte Carlo returns, the
-discretised twin's exact answer, and a learned best response.
+discretised twin's exact answer.
 
-* :func:`rollout_returns`: ``J_f`` (with the entropy term ``-tau log pi(a|s)``, the policy's density on the
+* :func:`rollout_returns` (:func:`rollout_return_chains` per chain): ``J_f`` (with the entropy term ``-tau log pi(a|s)``, the policy's density on the
   action box) and ``J_l`` from ``rho`` by Monte Carlo, at a fixed mean field mean ``m``, truncated at a
   horizon where ``gamma^T`` is negligible;
 * :func:`induced_mean`: ``E[z]`` under the stationary chain of ``(pi, phi)`` (the induced mean field);
 * :class:`TwinReference` / :func:`twin_metrics`: the learned policies projected on the twin's grids
   (each grid point gets the probability of its cell) and compared with the twin's exact equilibrium
   for that leader and with the twin's reference optimum ``Phi*``;
-* :func:`learned_best_response_gap`: follower exploitability estimated by training a best response
-  against the frozen leader and the induced mean field for a set budget.
+* the follower's exploitability estimated by a learned best response is :mod:`.exploitability_estimate`.
 
 Entropy and the twin: the continuous follower's entropy is differential (density w.r.t. Lebesgue
 measure on the action box); the twin's is discrete (w.r.t. counting measure on the grid). A soft best
@@ -43,9 +42,10 @@ def _trajectory(game: ContinuousGame, follower: nn.Module, leader: nn.Module, m:
 
 
 @torch.no_grad()
-def rollout_returns(game: ContinuousGame, follower: nn.Module, leader: nn.Module, m: Tensor, n_chains: int = 2048,
-                    horizon: int | None = None, seed: int = 0) -> dict[str, float]:
-    """``J_f`` and ``J_l`` from ``rho`` at mean ``m`` (``n_chains`` chains, common random numbers by ``seed``)."""
+def rollout_return_chains(game: ContinuousGame, follower: nn.Module, leader: nn.Module, m: Tensor,
+                          n_chains: int = 2048, horizon: int | None = None, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """Per chain, the returns ``(J_f, J_l)`` from ``rho`` at mean ``m``: two ``[n_chains]`` tensors (the same
+    ``seed`` gives two policies common random numbers, so their per-chain differences are paired)."""
     horizon = horizon or int(math.ceil(math.log(1e-4) / math.log(game.gamma)))
     m = m.detach()
     j_f = torch.zeros(n_chains, dtype=m.dtype, device=m.device)
@@ -54,6 +54,13 @@ def rollout_returns(game: ContinuousGame, follower: nn.Module, leader: nn.Module
         disc = game.gamma**t
         j_f += disc * (game.reward_f(s, a, b, m) - game.tau * follower.log_prob(s, u))
         j_l += disc * game.reward_l(s, a, b, m)
+    return j_f, j_l
+
+
+def rollout_returns(game: ContinuousGame, follower: nn.Module, leader: nn.Module, m: Tensor, n_chains: int = 2048,
+                    horizon: int | None = None, seed: int = 0) -> dict[str, float]:
+    """``J_f`` and ``J_l`` from ``rho`` at mean ``m`` (``n_chains`` chains, common random numbers by ``seed``)."""
+    j_f, j_l = rollout_return_chains(game, follower, leader, m, n_chains, horizon, seed)
     n = n_chains**0.5
     return {"J_f": float(j_f.mean()), "J_l": float(j_l.mean()),
             "J_f_se": float(j_f.std() / n), "J_l_se": float(j_l.std() / n)}

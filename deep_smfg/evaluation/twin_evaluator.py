@@ -2,33 +2,22 @@
 
 Along the run: the leader objective by Monte Carlo, and the learned policies projected on the discretised
 twin against its exact answer (:func:`~.continuous_metrics.twin_metrics`). The report adds a learned best
-response (an exploitability estimate), the plots and the summary.
+response (an exploitability estimate with its learning curve, :mod:`.exploitability_estimate`), the plots and the
+summary.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
 from .. import exact
-from ..learners.best_response import train_best_response
 from ..run_folder import write_history
 from . import continuous_plots as cp
-from .continuous_metrics import TwinReference, induced_mean, project_policies, rollout_returns, twin_metrics
-
-
-def learned_exploitability(learner, iterations: int, n_chains: int = 4096) -> dict[str, float]:
-    """``J_f(BR; phi_k, mu_bar) - J_f(pi_k; phi_k, mu_bar)`` with ``mu_bar``'s mean the one ``pi_k`` induces
-    and BR trained ``iterations`` iterations (a lower bound on the exploitability, up to Monte Carlo error)."""
-    game = learner.game
-    m_bar = induced_mean(game, learner.follower, learner.leader, learner.mean_field().detach(), seed=learner.seed)
-    br = train_best_response(learner, m_bar, iterations)
-    mine = rollout_returns(game, learner.follower, learner.leader, m_bar, n_chains, seed=learner.seed + 7)
-    best = rollout_returns(game, br.follower, learner.leader, m_bar, n_chains, seed=learner.seed + 7)
-    return {"exploitability": best["J_f"] - mine["J_f"], "J_f": mine["J_f"], "J_f_best_response": best["J_f"],
-            "standard_error": (mine["J_f_se"] ** 2 + best["J_f_se"] ** 2) ** 0.5, "induced_mean": float(m_bar[0]),
-            "iterations": iterations}
+from .continuous_metrics import TwinReference, project_policies, rollout_returns, twin_metrics
+from .exploitability_estimate import curve_step, estimate_exploitability
 
 
 class TwinEvaluator:
@@ -56,7 +45,7 @@ class TwinEvaluator:
         at_end = history and history[-1]["iteration"] == int(learner.iteration)
         final = history[-1] if at_end else self.evaluate(learner)  # the last evaluation, unless it is stale
         iterations = self.best_response_iterations
-        expl = learned_exploitability(learner, iterations) if iterations else {}
+        expl = asdict(estimate_exploitability(learner, iterations, every=curve_step(iterations))) if iterations else {}
         plots = run_dir / "plots"
         plots.mkdir(exist_ok=True)
         self._plot_policies_and_density(learner, ref, run_dir)

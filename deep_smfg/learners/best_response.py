@@ -16,15 +16,16 @@ from .schedules import PowerSchedule
 
 
 def train_best_response(learner: ACSMFG, mean: torch.Tensor, iterations: int, seed: int = 12345,
-                        game: ContinuousGame | None = None) -> ACSMFG:
+                        game: ContinuousGame | None = None, n_envs: int | None = None) -> ACSMFG:
     """A copy of ``learner`` whose follower was trained ``iterations`` iterations against ``(phi_k, mean)``.
 
     ``game``: another game with the learner's spaces to train on (default: the learner's), e.g. the deviator's
-    problem among ``n`` players (:mod:`deep_smfg.evaluation.n_player_deviation`)."""
+    problem among ``n`` players (:mod:`deep_smfg.evaluation.n_player_deviation`). ``n_envs``: chains per iteration
+    (default: the learner's). The copy can train on: ``br.run_standalone(more)``."""
     step_sizes = dict(learner.schedules, leader=PowerSchedule(0.0), mean_field=PowerSchedule(0.0))
     game = learner.game if game is None else game
     br = ACSMFG(game, learner.model_spec, step_sizes=step_sizes, optimizer=learner.optimizer_names,
-                allow_any_step_order=True, n_envs=learner.n_envs, occupancy_restart=learner.occupancy_restart,
+                allow_any_step_order=True, n_envs=n_envs or learner.n_envs, occupancy_restart=learner.occupancy_restart,
                 reward_centering=learner.reward_centering, seed=seed)
     # the leader is frozen: whatever the learner's leader-gradient estimator learned is not needed (nor built)
     br.load_state_dict({k: v for k, v in learner.state_dict().items() if not k.startswith("leader_gradient.")})
