@@ -1,9 +1,9 @@
-"""Estimated metrics for continuous games (docs/model.md, metrics; docs/ac_smfg.md): Monte Carlo returns, the
+"""Estimated metrics for continuous games (docs/model.md, metrics; docs/ac_smfg.md): Monte Carlo returns and the
 discretised twin's exact answer.
 
-* :func:`rollout_returns` (:func:`rollout_return_chains` per chain): ``J_f`` (with the entropy term ``-tau log pi(a|s)``, the policy's density on the
-  action box) and ``J_l`` from ``rho`` by Monte Carlo, at a fixed mean field mean ``m``, truncated at a
-  horizon where ``gamma^T`` is negligible;
+* :func:`rollout_returns` (:func:`rollout_return_chains` per chain): ``J_f`` (with the entropy term
+  ``-tau log pi(a|s)``, the policy's density on the action box) and ``J_l`` from ``rho`` by Monte Carlo, at a
+  fixed mean field mean ``m``, truncated at a horizon where ``gamma^T`` is negligible;
 * :func:`induced_mean`: ``E[z]`` under the stationary chain of ``(pi, phi)`` (the induced mean field);
 * :class:`TwinReference` / :func:`twin_metrics`: the learned policies projected on the twin's grids
   (each grid point gets the probability of its cell) and compared with the twin's exact equilibrium

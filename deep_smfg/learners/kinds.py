@@ -55,7 +55,9 @@ class Transition:
     """One step of the occupancy chain (``[N]`` rows), and the stationary chain's step and contributions ``z_bar``.
 
     ``logp_*``, ``v_f``, ``v_l`` carry gradients; ``v_*_next`` are detached (TD targets). ``restart`` flags the
-    occupancy entries that restart from ``rho`` after this step (their next ``s`` is a fresh draw)."""
+    occupancy entries that restart from ``rho`` after this step (their next ``s`` is a fresh draw). ``u_f_bar``,
+    ``u_l_bar`` (continuous games) are the stationary chain's pre-squash draws, so that its actions can be scored
+    without inverting the squash."""
 
     s: Tensor
     a: Tensor
@@ -75,6 +77,8 @@ class Transition:
     b_bar: Tensor
     s_bar_next: Tensor
     restart: Tensor
+    u_f_bar: Tensor | None = None  # the stationary chain's pre-squash draws (continuous games; None on finite ones)
+    u_l_bar: Tensor | None = None
 
 
 class GameKind(Protocol):
@@ -143,13 +147,13 @@ class ContinuousKind:
         u_l, b = agents.leader.sample(both, env.rng)
         out, root = env.act(td, a, b)
         step = env_step(td, out, a, b)
-        (u_f, _), (u_l, _) = split_chains(u_f), split_chains(u_l)
+        (u_f, u_f_bar), (u_l, u_l_bar) = split_chains(u_f), split_chains(u_l)
         s, s_next = step["s"], step["s_next"]
         v_f, v_f_next = split_chains(agents.critic_f(stack_chains(s, s_next)))  # one forward pass for s and s'
         v_l, v_l_next = split_chains(agents.critic_l(stack_chains(s, s_next)))
         return Transition(
             **step, logp_f=agents.follower.log_prob(s, u_f), logp_l=agents.leader.log_prob(s, u_l),
-            v_f=v_f, v_l=v_l, v_f_next=v_f_next.detach(), v_l_next=v_l_next.detach(),
+            v_f=v_f, v_l=v_l, v_f_next=v_f_next.detach(), v_l_next=v_l_next.detach(), u_f_bar=u_f_bar, u_l_bar=u_l_bar,
         ), root
 
 

@@ -1,11 +1,12 @@
-"""State-value critics ``V(s)``: a table, or an MLP over state features (finite or continuous states)."""
+"""Critics: state values ``V(s)`` (a table, or an MLP over state features, finite or continuous states), and the
+action values ``Q(s, a)`` a leader-gradient estimator learns (docs/stackelberg_gradient.md)."""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
 
-from .features import StateFeatures, mlp
+from .features import BoxFeatures, StateFeatures, mlp
 from .policies import build_policy
 
 
@@ -42,3 +43,20 @@ def build_action_critic(kind: str, n_states: int, n_actions: int, hidden=(64, 64
     """``Q(s, .)``: one value per action, a table or an MLP shaped like a categorical policy's logits (zero at
     the start)."""
     return build_policy(kind, n_states, n_actions, hidden, coords)
+
+
+class MLPActionCritic(nn.Module):
+    """``Q(s, a) = MLP([features(s), features(a)])`` on continuous states and actions (each rescaled to
+    ``[-1, 1]^d`` by :class:`~.features.BoxFeatures`); zero at the start, like the finite ``Q(s, .)``."""
+
+    def __init__(self, state_features: nn.Module, action_low: Tensor, action_high: Tensor, hidden: list[int]):
+        super().__init__()
+        self.state_features = state_features
+        self.action_features = BoxFeatures(action_low, action_high)
+        self.net = mlp(state_features.dim + self.action_features.dim, list(hidden), 1)
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
+
+    def forward(self, s: Tensor, a: Tensor) -> Tensor:
+        """``[N]`` values at ``s [N, ds]``, ``a [N, da]``."""
+        return self.net(torch.cat([self.state_features(s), self.action_features(a)], -1)).squeeze(-1)

@@ -1,5 +1,7 @@
 """Leader-gradient estimators, chosen by ``algo.leader_gradient``: module ``<name>.py`` of this package
-defines the estimator and names it ``ESTIMATOR`` (see :mod:`.base`). Adding an estimator is adding a file."""
+defines the estimator and names it ``ESTIMATOR`` (a class, or a function that picks one by the game's kind; see
+:mod:`.base`). Adding an estimator is adding a file; the modules in ``_NOT_ESTIMATORS`` are the interface and
+parts of an estimator (``total_sampled_continuous``: ``total_sampled`` on continuous games)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import pkgutil
 
 from .base import LeaderGradient
 
-_NOT_ESTIMATORS = {"base"}
+_NOT_ESTIMATORS = {"base", "traces", "total_sampled_continuous"}  # the interface, and parts of total_sampled
 
 
 def available() -> list[str]:

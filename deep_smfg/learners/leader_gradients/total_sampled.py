@@ -1,4 +1,5 @@
-"""A model-free estimate of the total Stackelberg gradient on finite games, from the samples AC-SMFG draws.
+"""A model-free estimate of the total Stackelberg gradient from the samples AC-SMFG draws (finite games here;
+continuous ones in :mod:`.total_sampled_continuous`).
 
 The derivation and the measured bias, variance and cost are in docs/stackelberg_gradient.md. With
 ``A_l(s, a) = Q_l(s, a) - V_l(s)`` (the leader's advantage of the follower's action), the soft best response's
@@ -20,6 +21,7 @@ the follower), the adjoint ``y`` (mean-field group, half its step size so that `
 What it reads beyond the samples: the derivative of the rewards in ``mu`` (the env's reward functions are
 differentiable), never the transition kernel. Extra samples: none (both chains are AC-SMFG's own).
 Limits: transitions that do not read ``mu``; the occupancy chain's restarts (``occupancy_restart``).
+Continuous games get the same estimator through the mean field's mean (:mod:`.total_sampled_continuous`).
 """
 
 from __future__ import annotations
@@ -28,19 +30,19 @@ import torch
 from torch import Tensor
 
 from ...games.base import FiniteGame
+from ...games.continuous import ContinuousGame
 from ...modules.critics import build_action_critic
 from ..kinds import ModelSpec, Transition
 from .base import LeaderGradient
+from .total_sampled_continuous import TotalSampledContinuous
+from .traces import GAMMA_Y, TracedLeaderGradient
 
-GAMMA_Y = 0.95  # discount of the pseudo-reward's value Q_y (its differential value as GAMMA_Y -> 1)
 
-
-class TotalSampled(LeaderGradient):
+class TotalSampled(TracedLeaderGradient):
     def __init__(self, game, model: ModelSpec | None = None, occupancy_restart: bool = True) -> None:
         super().__init__()
         if not isinstance(game, FiniteGame):
-            raise ValueError("total_sampled is implemented for finite games (the continuous case: "
-                             "docs/stackelberg_gradient.md)")
+            raise ValueError("TotalSampled is the finite-game half of total_sampled")
         if game.transition_depends_on_mu:
             raise ValueError("total_sampled needs transitions that do not read the mean field")
         if not occupancy_restart:
@@ -51,9 +53,6 @@ class TotalSampled(LeaderGradient):
         self.q_l = build_action_critic(model.critic, S, A, model.hidden, game.state_coords)
         self.q_y = build_action_critic(model.critic, S, A, model.hidden, game.state_coords)
         self.y = torch.nn.Parameter(torch.zeros(game.n_z))
-        self.e_occ: Tensor | None = None  # traces, one per chain
-        self.e_stat: Tensor | None = None
-        self.keep: Tensor | None = None  # 0 where the occupancy chain restarted after the last step
 
     def parameter_groups(self) -> dict[str, list]:
         return {"critic": list(self.q_l.parameters()) + list(self.q_y.parameters()), "mean_field": [self.y]}
@@ -90,24 +89,13 @@ class TotalSampled(LeaderGradient):
                   + 0.5 * ((q_y[t.s_bar, t.a_bar] - (pseudo + GAMMA_Y * v_y[t.s_bar_next])) ** 2).mean())
         return {"leader": leader, "critic": critic, "mean_field": 0.25 * ((self.y - y_target) ** 2).sum()}
 
-    @torch.no_grad()
-    def _advance_traces(self, t: Transition, a_l: Tensor, a_y: Tensor, gamma: float) -> None:
-        if self.e_occ is None or self.e_occ.shape != a_l.shape:
-            self.e_occ, self.e_stat, self.keep = torch.zeros_like(a_l), torch.zeros_like(a_y), torch.zeros_like(a_l)
-        self.e_occ = self.keep * self.e_occ + a_l
-        self.e_stat = gamma * self.e_stat + a_y
-        self.keep = (~t.restart).to(a_l.dtype)
 
-    def chain_state(self) -> dict[str, Tensor] | None:
-        if self.e_occ is None:
-            return None
-        return {"e_occ": self.e_occ.clone(), "e_stat": self.e_stat.clone(), "keep": self.keep.clone()}
-
-    def load_chain_state(self, state: dict[str, Tensor] | None) -> None:
-        if state is None:
-            self.e_occ = self.e_stat = self.keep = None
-        else:
-            self.e_occ, self.e_stat, self.keep = state["e_occ"], state["e_stat"], state["keep"]
+def total_sampled(game, **options) -> LeaderGradient:
+    """``algo.leader_gradient=total_sampled``: this estimator on finite games, :mod:`.total_sampled_continuous`
+    on continuous ones."""
+    if isinstance(game, ContinuousGame):
+        return TotalSampledContinuous(game, **options)
+    return TotalSampled(game, **options)
 
 
-ESTIMATOR = TotalSampled
+ESTIMATOR = total_sampled

@@ -1,0 +1,48 @@
+"""The eligibility traces of ``total_sampled`` (finite and continuous): one per chain, checkpointed with the chains;
+and the pseudo-reward's discount ``GAMMA_Y``, which both halves share.
+
+``e_occ <- [no restart] e_occ + A_l / tau`` on the occupancy chain (its restarts w.p. ``1 - gamma`` are the
+discount, so the trace ends at a restart) and ``e_stat <- gamma e_stat + A_y / tau`` on the stationary chain
+turn the forward sums of the soft best response's sensitivity into backward ones
+(docs/stackelberg_gradient.md, "Backward view").
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ..kinds import Transition
+from .base import LeaderGradient
+
+GAMMA_Y = 0.95  # discount of the pseudo-reward's value Q_y (its differential value as GAMMA_Y -> 1)
+
+
+class TracedLeaderGradient(LeaderGradient):
+    """A leader gradient that carries the traces ``e_occ``, ``e_stat`` (``None`` before the first step)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.e_occ: Tensor | None = None
+        self.e_stat: Tensor | None = None
+        self.keep: Tensor | None = None  # 0 where the occupancy chain restarted after the last step
+
+    @torch.no_grad()
+    def _advance_traces(self, t: Transition, a_l: Tensor, a_y: Tensor, gamma: float) -> None:
+        """One step: ``a_l = A_l(s, a) / tau`` on the occupancy chain, ``a_y = A_y(sbar, abar) / tau``."""
+        if self.e_occ is None or self.e_occ.shape != a_l.shape:
+            self.e_occ, self.e_stat, self.keep = torch.zeros_like(a_l), torch.zeros_like(a_y), torch.zeros_like(a_l)
+        self.e_occ = self.keep * self.e_occ + a_l
+        self.e_stat = gamma * self.e_stat + a_y
+        self.keep = (~t.restart).to(a_l.dtype)
+
+    def chain_state(self) -> dict[str, Tensor] | None:
+        if self.e_occ is None:
+            return None
+        return {"e_occ": self.e_occ.clone(), "e_stat": self.e_stat.clone(), "keep": self.keep.clone()}
+
+    def load_chain_state(self, state: dict[str, Tensor] | None) -> None:
+        if state is None:
+            self.e_occ = self.e_stat = self.keep = None
+        else:
+            self.e_occ, self.e_stat, self.keep = state["e_occ"], state["e_stat"], state["keep"]
