@@ -25,7 +25,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from . import sweep
 from .config import ConfigError
-from .games import GameDefinitionError, game_parameters, is_continuous
+from .games import GameDefinitionError, default_model, game_parameters, is_continuous
 
 CONFIG_DIR_ENV = "DEEP_SMFG_CONFIG_DIR"
 MULTIRUN_FLAGS = ("-m", "--multirun")
@@ -64,14 +64,18 @@ def compose_config(command: str, overrides: list[str]) -> DictConfig:
 
     ``train`` on a finite game takes ``model=tabular`` unless the user chose a model, and the algo that suits
     the model (``FINITE_ALGO_FOR_MODEL``) unless the user chose one (the file's defaults are the continuous
-    main job's).
+    main job's); on a continuous game, the model its module declares, if any (``games.default_model``).
     """
     try:
         cfg = _compose(command, overrides)
-        if command == "train" and not is_continuous(cfg.game.name):
+        if command == "train":
             chosen = {o.lstrip("+~").split("=", 1)[0]: o.split("=", 1)[-1] for o in overrides}
-            model = chosen.get("model", "tabular")
-            defaults = {"model": model, "algo": FINITE_ALGO_FOR_MODEL.get(model, "ac_smfg")}
+            if is_continuous(cfg.game.name):
+                declared = default_model(cfg.game.name)
+                defaults = {"model": declared} if declared else {}
+            else:
+                model = chosen.get("model", "tabular")
+                defaults = {"model": model, "algo": FINITE_ALGO_FOR_MODEL.get(model, "ac_smfg")}
             extra = [f"{g}={v}" for g, v in defaults.items() if g not in chosen]
             if extra:
                 cfg = _compose(command, extra + overrides)

@@ -149,6 +149,15 @@ def scalar_reference() -> LQParams:
                     x_T=0.0, kappa=0.05)
 
 
+def two_dim_reference() -> LQParams:
+    """A coupled 2-D instance (state and action in R^2) of the project's own (the spec does not give its 2-D
+    instance): the ``2d`` preset of ``game=linear_quadratic`` and the 2-D case of the tests."""
+    return LQParams(A=[[0.9, 0.1], [0.0, 0.8]], B=[[0.7, 0.0], [0.2, 0.5]], Abar=[[0.05, 0.02], [0.0, 0.05]],
+                    c0=[0.1, -0.2], W=[[0.2, 0.05], [0.05, 0.1]], Q=[[1.3, 0.2], [0.2, 0.8]],
+                    R=[[0.4, 0.05], [0.05, 0.3]], H=[[0.5, 0.1], [0.0, 0.4]], h0=[1.0, 0.5], gamma=0.95, beta=0.3,
+                    x_T=[0.5, -0.5], kappa=0.05)
+
+
 def _theta(params: LQParams, theta) -> Tensor:
     t = torch.zeros(params.k, dtype=f64) if theta is None else torch.as_tensor(theta, dtype=f64).reshape(-1)
     if t.shape != (params.k,):

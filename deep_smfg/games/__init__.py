@@ -1,7 +1,8 @@
 """The game registry: ``make_game(name, **params)`` builds any built-in game by name.
 
 A game is one module of this package whose ``GAME`` is its factory (``games/<name>.py``, ``GAME = make_<name>``):
-adding a game adds a file. ``GAMES`` holds the finite games, ``CONTINUOUS_GAMES`` the continuous ones.
+adding a game adds a file. ``GAMES`` holds the finite games, ``CONTINUOUS_GAMES`` the continuous ones. A module
+may also name the model ``deep-smfg train`` picks for it (``MODEL = "<configs/model name>"``, :func:`default_model`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ def _discover() -> tuple[dict[str, Callable[..., FiniteGame]], dict[str, Callabl
 
 
 GAMES, CONTINUOUS_GAMES = _discover()
+
+
+def default_model(name: str) -> str | None:
+    """The model game ``name``'s module declares (``MODEL``), or None."""
+    _factory(name)
+    return getattr(importlib.import_module(f"{__name__}.{name}"), "MODEL", None)
 
 
 def is_continuous(name: str) -> bool:

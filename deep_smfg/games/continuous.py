@@ -77,6 +77,7 @@ class ContinuousGame:
     gamma: float
     tau: float
     transition_reads_mean_field: bool = False
+    actions_unbounded: bool = False  # the boxes are not constraints: unsquashed Gaussian policies (model=gaussian)
     action_names: tuple[str, ...] = ()
     state_names: tuple[str, ...] = ()
     leader_action_names: tuple[str, ...] = ()

@@ -1,5 +1,15 @@
-"""The modules of a continuous game: squashed-Gaussian policies, MLP critics over the state box, and a
-Gaussian mean field that starts at the centre of ``z``'s box with the variance of the uniform law there."""
+"""The modules of a continuous game: policies, MLP critics over the state box, and a Gaussian mean field that starts
+at the centre of ``z``'s box with the variance of the uniform law there.
+
+Policies by ``model.policy``:
+
+* ``squashed_gaussian``: squashed Gaussians on the action boxes (games with bounded actions);
+* ``gaussian``: unsquashed Gaussians for unbounded actions (docs/linear_quadratic.md): a state-dependent follower
+  and the state-independent leader ``b ~ N(theta, s^2)`` of the linear-quadratic game.
+
+A game declares unbounded actions (``ContinuousGame.actions_unbounded``, the linear-quadratic game); each policy kind
+refuses the other kind of game.
+"""
 
 from __future__ import annotations
 
@@ -10,22 +20,37 @@ from ..games.continuous import ContinuousGame
 from .critics import MLPCritic
 from .features import BoxFeatures
 from .mean_field import GaussianMeanField
-from .policies import SquashedGaussianPolicy
+from .policies import GaussianPolicy, SquashedGaussianPolicy
+
+POLICIES = ("squashed_gaussian", "gaussian")
 
 
 def continuous_modules(game: ContinuousGame, policy: str = "squashed_gaussian", critic: str = "mlp", hidden=(64, 64),
                        init_log_std: float = 0.0, covariance: str = "diag") -> tuple[nn.Module, ...]:
     """``(follower, leader, critic_f, critic_l, mean_field)`` for ``game``."""
-    if policy != "squashed_gaussian" or critic != "mlp":
-        raise ValueError(f"continuous games need model=squashed_gaussian (policy squashed_gaussian, critic mlp); "
-                         f"got policy {policy!r}, critic {critic!r}")
+    unbounded = game.actions_unbounded
+    if policy not in POLICIES or critic != "mlp":
+        raise ValueError(f"continuous games need model=squashed_gaussian (bounded actions) or model=gaussian "
+                         f"(unbounded actions: linear_quadratic), with critic mlp; got policy {policy!r}, "
+                         f"critic {critic!r}")
+    if unbounded and policy != "gaussian":
+        raise ValueError(f"{game.name} has unbounded actions (its boxes are not constraints): use model=gaussian "
+                         f"(an unsquashed Gaussian policy), not policy {policy!r}")
+    if not unbounded and policy == "gaussian":
+        raise ValueError(f"{game.name} has bounded actions: model=gaussian (unsquashed) would play outside its "
+                         f"action box; use model=squashed_gaussian")
     f32 = dict(dtype=torch.float32)
 
     def features() -> BoxFeatures:
         return BoxFeatures(*game.state_space.tensors(**f32))
 
-    follower = SquashedGaussianPolicy(features(), *game.action_space.tensors(**f32), list(hidden), init_log_std)
-    leader = SquashedGaussianPolicy(features(), *game.leader_action_space.tensors(**f32), list(hidden), init_log_std)
+    if unbounded:
+        follower = GaussianPolicy(features(), game.action_space.dim, list(hidden), init_log_std)
+        leader = GaussianPolicy(None, game.leader_action_space.dim, list(hidden), init_log_std, state_dependent=False)
+    else:
+        follower = SquashedGaussianPolicy(features(), *game.action_space.tensors(**f32), list(hidden), init_log_std)
+        leader = SquashedGaussianPolicy(features(), *game.leader_action_space.tensors(**f32), list(hidden),
+                                        init_log_std)
     low, high = game.z_space.tensors(**f32)
     mean_field = GaussianMeanField((low + high) / 2, (high - low) ** 2 / 12, covariance)
     return follower, leader, MLPCritic(features(), list(hidden)), MLPCritic(features(), list(hidden)), mean_field

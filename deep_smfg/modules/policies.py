@@ -1,4 +1,6 @@
-"""Categorical policies ``pi(a | s) = softmax(logits(s))``: a tabular table or an MLP."""
+"""Policies: categorical ``pi(a | s) = softmax(logits(s))`` (a tabular table or an MLP) for finite games; squashed
+Gaussians on action boxes and unsquashed Gaussians for unbounded actions (docs/linear_quadratic.md) for continuous
+games."""
 
 from __future__ import annotations
 
@@ -121,3 +123,80 @@ class SquashedGaussianPolicy(nn.Module):
             p = torch.cat([cdf, ones], 1) - torch.cat([0 * ones, cdf], 1)  # [N, K_i]
             out = p if out is None else (out[:, :, None] * p[:, None, :]).reshape(p.shape[0], -1)
         return out
+
+
+class GaussianPolicy(nn.Module):
+    """An unsquashed Gaussian policy for unbounded actions (docs/linear_quadratic.md): ``a = u ~ N(m(s), L(s) L(s)')``.
+
+    ``L`` is lower triangular with diagonal ``exp(log sd(s))`` (clamped to ``log_std_bounds``) and free
+    off-diagonal entries (a full covariance; in 1-D simply ``sd``). With ``state_dependent`` the outputs
+    ``(m, log sd, off-diagonal)`` are ``MLP(features(s))`` (the last layer starts at zero); without it they are free
+    parameters, the same for every state (the LQ game's leader ``b ~ N(theta, s^2)``). Either way ``m = 0`` and
+    ``sd = exp(init_log_std)`` at the start. The interface is :class:`SquashedGaussianPolicy`'s (``sample`` returns
+    ``(u, a)`` with ``a = u``; ``log_prob(s, u)`` is the Gaussian density), so the learners need no change::
+
+        log pi(u|s) = -|L^{-1}(u - m)|^2 / 2 - sum_i log sd_i - (d/2) log(2 pi)
+    """
+
+    def __init__(self, features: nn.Module | None, dim: int, hidden: list[int], init_log_std: float = 0.0,
+                 log_std_bounds: tuple[float, float] = (-5.0, 2.0), state_dependent: bool = True):
+        super().__init__()
+        if state_dependent and features is None:
+            raise ValueError("a state-dependent GaussianPolicy needs state features")
+        self.dim, self.state_dependent = dim, state_dependent
+        self.init_log_std, self.log_std_bounds = init_log_std, log_std_bounds
+        n_out = 2 * dim + dim * (dim - 1) // 2
+        self.register_buffer("tril", torch.tril_indices(dim, dim, -1))
+        if state_dependent:
+            self.features = features
+            self.net = mlp(features.dim, list(hidden), n_out)
+            nn.init.zeros_(self.net[-1].weight)
+            nn.init.zeros_(self.net[-1].bias)
+        else:
+            self.out = nn.Parameter(torch.zeros(n_out))
+
+    def _raw(self, s: Tensor) -> Tensor:
+        if self.state_dependent:
+            return self.net(self.features(s))
+        return self.out.expand(s.shape[0], -1)
+
+    def forward(self, s: Tensor) -> tuple[Tensor, Tensor]:
+        """``(m(s), log sd(s))``, each ``[N, d]`` (``sd`` the diagonal of ``L``)."""
+        out = self._raw(s)
+        return out[..., : self.dim], (out[..., self.dim : 2 * self.dim] + self.init_log_std).clamp(*self.log_std_bounds)
+
+    def mean_and_factor(self, s: Tensor) -> tuple[Tensor, Tensor]:
+        """``(m(s) [N, d], L(s) [N, d, d])``."""
+        out = self._raw(s)
+        mean = out[..., : self.dim]
+        log_std = (out[..., self.dim : 2 * self.dim] + self.init_log_std).clamp(*self.log_std_bounds)
+        L = torch.diag_embed(log_std.exp())
+        if self.dim > 1:
+            off = torch.zeros_like(L)
+            off[:, self.tril[0], self.tril[1]] = out[..., 2 * self.dim :]
+            L = L + off
+        return mean, L
+
+    def covariance(self, s: Tensor) -> Tensor:
+        """``L(s) L(s)'``, ``[N, d, d]``."""
+        _, L = self.mean_and_factor(s)
+        return L @ L.transpose(-1, -2)
+
+    def sample(self, s: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """``(u, a)`` with ``a = u``, without gradients."""
+        with torch.no_grad():
+            mean, L = self.mean_and_factor(s)
+            eps = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+            u = mean + (L @ eps.unsqueeze(-1)).squeeze(-1)
+            return u, u
+
+    def log_prob(self, s: Tensor, u: Tensor) -> Tensor:
+        """``log pi(u|s)``, ``[N]`` (differentiable in the parameters)."""
+        mean, L = self.mean_and_factor(s)
+        y = torch.linalg.solve_triangular(L, (u - mean).unsqueeze(-1), upper=False).squeeze(-1)
+        log_det = torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(-1)
+        return -0.5 * (y**2).sum(-1) - log_det - 0.5 * self.dim * math.log(2 * math.pi)
+
+    def median_action(self, s: Tensor) -> Tensor:
+        """``m(s)``, the mean (and median) action."""
+        return self(s)[0]
