@@ -10,8 +10,9 @@ and asks its game's kind (:func:`kind_of`) for
   log-probabilities and values at them.
 
 Finite games evaluate every module once on the ``|S|`` state indices and index the tables (the same
-arithmetic as per-sample evaluation, far cheaper for ``N >> |S|``); continuous games (squashed-Gaussian
-policies, MLP critics, a Gaussian mean field) evaluate the networks per sample.
+arithmetic as per-sample evaluation, far cheaper for ``N >> |S|``); continuous games (Gaussian policies, squashed
+onto the action box or, for unbounded actions, not; MLP critics; a Gaussian mean field) evaluate the networks per
+sample.
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ class FiniteKind:
 
 
 class ContinuousKind:
-    """Points in boxes; squashed-Gaussian policies scored at their pre-squash draws ``u``."""
+    """Points in boxes; Gaussian policies (squashed onto the boxes, or not) scored at their pre-squash draws ``u``."""
 
     def __init__(self, game: ContinuousGame):
         self.game = game

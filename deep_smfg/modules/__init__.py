@@ -3,20 +3,23 @@ tabular and neural cases run through the same training code.
 
 Every policy maps a batch of state indices ``s`` (long, ``[N]``) to logits ``[N, K]``; every critic
 maps ``s`` to values ``[N]``; a mean-field module returns the current estimate ``mu_hat``. On continuous
-games states are points ``[N, d]`` (``BoxFeatures``), policies are squashed Gaussians on the action box and
-the mean field is Gaussian (its ``forward`` returns the mean ``m``, what the rewards read).
+games states are points ``[N, d]`` (``BoxFeatures``), policies are squashed Gaussians on the action box (or
+unsquashed Gaussians where a game's actions are unbounded) and the mean field is Gaussian (its ``forward``
+returns the mean ``m``, what the rewards read).
 """
 
 from .continuous import continuous_modules
-from .critics import MLPCritic, TabularCritic, build_action_critic, build_critic
+from .critics import MLPActionCritic, MLPCritic, TabularCritic, build_action_critic, build_critic
 from .features import BoxFeatures, StateFeatures
 from .mean_field import CategoricalMeanField, GaussianMeanField, project_simplex
-from .policies import MLPCategoricalPolicy, SquashedGaussianPolicy, TabularSoftmaxPolicy, build_policy
+from .policies import GaussianPolicy, MLPCategoricalPolicy, SquashedGaussianPolicy, TabularSoftmaxPolicy, build_policy
 
 __all__ = [
     "BoxFeatures",
     "CategoricalMeanField",
     "GaussianMeanField",
+    "GaussianPolicy",
+    "MLPActionCritic",
     "SquashedGaussianPolicy",
     "StateFeatures",
     "MLPCategoricalPolicy",
