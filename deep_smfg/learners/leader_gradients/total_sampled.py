@@ -40,13 +40,9 @@ from .traces import GAMMA_Y, TracedLeaderGradient
 
 class TotalSampled(TracedLeaderGradient):
     def __init__(self, game, model: ModelSpec | None = None, occupancy_restart: bool = True) -> None:
-        super().__init__()
         if not isinstance(game, FiniteGame):
             raise ValueError("TotalSampled is the finite-game half of total_sampled")
-        if game.transition_depends_on_mu:
-            raise ValueError("total_sampled needs transitions that do not read the mean field")
-        if not occupancy_restart:
-            raise ValueError("total_sampled needs algo.occupancy_restart=true (its follower trace ends at restarts)")
+        super().__init__(game.transition_depends_on_mu, occupancy_restart)
         model = ModelSpec() if model is None else model
         S, A = game.n_states, game.n_actions
         self.game = game

@@ -56,13 +56,9 @@ class TotalSampledContinuous(TracedLeaderGradient):
     """The module docstring's estimator; ``y`` is the adjoint (``dim z``), ``q_l``, ``q_y`` the action critics."""
 
     def __init__(self, game, model: ModelSpec | None = None, occupancy_restart: bool = True) -> None:
-        super().__init__()
         if not isinstance(game, ContinuousGame):
             raise ValueError("TotalSampledContinuous is the continuous-game half of total_sampled")
-        if game.transition_reads_mean_field:
-            raise ValueError("total_sampled needs transitions that do not read the mean field")
-        if not occupancy_restart:
-            raise ValueError("total_sampled needs algo.occupancy_restart=true (its follower trace ends at restarts)")
+        super().__init__(game.transition_reads_mean_field, occupancy_restart)
         model = ModelSpec(policy="squashed_gaussian", critic="mlp") if model is None else model
         if model.policy != "squashed_gaussian":
             raise ValueError("total_sampled on a continuous game needs model=squashed_gaussian (its baselines "
