@@ -4,7 +4,8 @@ discretised twin's exact answer.
 * :func:`rollout_returns` (:func:`rollout_return_chains` per chain): ``J_f`` (with the entropy term
   ``-tau log pi(a|s)``, the policy's density on the action box) and ``J_l`` from ``rho`` by Monte Carlo, at a
   fixed mean field mean ``m``, truncated at a horizon where ``gamma^T`` is negligible;
-* :func:`induced_mean`: ``E[z]`` under the stationary chain of ``(pi, phi)`` (the induced mean field);
+* :func:`induced_mean`: ``E[z]`` under the stationary chain of ``(pi, phi)`` (the induced mean field), from
+  :func:`stationary_contributions`, the chain's draws of ``z``;
 * :class:`TwinReference` / :func:`twin_metrics`: the learned policies projected on the twin's grids
   (each grid point gets the probability of its cell) and compared with the twin's exact equilibrium
   for that leader and with the twin's reference optimum ``Phi*``;
@@ -67,14 +68,21 @@ def rollout_returns(game: ContinuousGame, follower: nn.Module, leader: nn.Module
 
 
 @torch.no_grad()
+def stationary_contributions(game: ContinuousGame, follower: nn.Module, leader: nn.Module, m: Tensor,
+                             n_chains: int = 2048, burn_in: int = 100, steps: int = 100, seed: int = 0) -> list[Tensor]:
+    """``z = g(s, a, b)`` on the stationary chain of ``(pi, phi)`` at mean ``m``: one ``[n_chains, dz]`` draw per
+    period after ``burn_in`` periods from ``rho``."""
+    chain = _trajectory(game, follower, leader, m.detach(), n_chains, burn_in + steps, seed)
+    return [game.contribution(s, a, b) for t, s, _, a, b in chain if t >= burn_in]
+
+
+@torch.no_grad()
 def induced_mean(game: ContinuousGame, follower: nn.Module, leader: nn.Module, m: Tensor, n_chains: int = 2048,
                  burn_in: int = 100, steps: int = 100, seed: int = 0) -> Tensor:
     """``E[z]`` on the stationary chain of ``(pi, phi)`` (the mean of ``Gamma(pi, phi, .)``)."""
-    m = m.detach()
     total = torch.zeros(game.z_dim, dtype=m.dtype, device=m.device)
-    for t, s, _, a, b in _trajectory(game, follower, leader, m, n_chains, burn_in + steps, seed):
-        if t >= burn_in:
-            total += game.contribution(s, a, b).mean(0)
+    for z in stationary_contributions(game, follower, leader, m, n_chains, burn_in, steps, seed):
+        total += z.mean(0)
     return total / steps
 
 

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from ..games.continuous import ContinuousGame
-from .continuous_metrics import _trajectory
+from .continuous_metrics import stationary_contributions
 
 BANK = 4096  # sums S of the others' contributions, drawn once per n
 POOL_CHAINS, POOL_BURN_IN, POOL_PERIODS = 2048, 100, 16  # the stationary z pool: 32,768 draws
@@ -37,16 +37,11 @@ def per_row(fn):
     return torch.func.vmap(lambda s, a, b, m: fn(s[None], a[None], b[None], m)[0])
 
 
-@torch.no_grad()
 def stationary_pool(game: ContinuousGame, follower: nn.Module, leader: nn.Module, m: Tensor,
                     seed: int = 0) -> Tensor:
     """Draws of ``z`` from the stationary chain of ``(pi, phi)``: ``[POOL_CHAINS * POOL_PERIODS, dz]``."""
-    pool = []
-    for t, s, _, a, b in _trajectory(game, follower, leader, m.detach(), POOL_CHAINS, POOL_BURN_IN + POOL_PERIODS,
-                                     seed):
-        if t >= POOL_BURN_IN:
-            pool.append(game.contribution(s, a, b))
-    return torch.cat(pool)
+    return torch.cat(stationary_contributions(game, follower, leader, m, POOL_CHAINS, POOL_BURN_IN, POOL_PERIODS,
+                                              seed))
 
 
 @torch.no_grad()
