@@ -2,11 +2,13 @@
 
 Keys as in :class:`~deep_smfg.envs.SMFGEnv`, with points instead of indices: ``state``, ``state_bar``
 ``[N, ds]``; ``action``, ``action_bar`` ``[N, da]``; ``leader_action``, ``leader_action_bar`` ``[N, db]``;
-``z_bar`` ``[N, dz]``; ``mean_field`` ``[N, dz]`` (the Gaussian mean-field estimate's mean ``m``, which
-the rewards read).
+``z_bar`` ``[N, dz]``; ``mean_field`` ``[N, dz]`` (the mean-field estimate's mean ``m``, which the rewards read).
+A game that reads the mean field's density (the crowd) also needs its log density (:meth:`set_log_density`).
 """
 
 from __future__ import annotations
+
+from typing import Callable
 
 import torch
 from tensordict import TensorDictBase
@@ -31,6 +33,7 @@ class ContinuousSMFGEnv(TwoChainEnv):
         N, kw = n_envs, dict(dtype=dtype, device=self.device)
         low, high = game.z_space.tensors(**kw)
         self.set_mean_field((low + high) / 2)
+        self._log_density: Callable[[torch.Tensor], torch.Tensor] | None = None
 
         def box(space):
             return Bounded(torch.tensor(space.low, **kw).expand(N, -1), torch.tensor(space.high, **kw).expand(N, -1),
@@ -46,6 +49,11 @@ class ContinuousSMFGEnv(TwoChainEnv):
         )
         self._set_reward_and_done_specs()
 
+    def set_log_density(self, log_density: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        """The mean-field estimate's ``log p_mu(z)``, which the follower's reward reads when the game reads the
+        density (set by the learner with the mean field; evaluated without gradients)."""
+        self._log_density = log_density
+
     def _draw_initial(self, n: int) -> torch.Tensor:
         return self.game.initial_state(n, self.rng, torch.empty(0, dtype=self.dtype_, device=self.device))
 
@@ -58,5 +66,5 @@ class ContinuousSMFGEnv(TwoChainEnv):
         sb, ab, bb = tensordict["state_bar"], tensordict["action_bar"], tensordict["leader_action_bar"]
         both = stack_chains(s, sb), stack_chains(a, ab), stack_chains(b, bb)
         s_next, sb_next = split_chains(g.sample_next_state(*both, m, self.rng))  # one noise draw for both chains
-        return self._next_td(s_next, sb_next, g.contribution(sb, ab, bb), g.reward_f(s, a, b, m),
-                             g.reward_l(s, a, b, m))
+        r_f = g.follower_reward(s, a, b, m, self._log_density)
+        return self._next_td(s_next, sb_next, g.contribution(sb, ab, bb), r_f, g.reward_l(s, a, b, m))

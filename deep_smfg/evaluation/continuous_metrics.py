@@ -44,24 +44,26 @@ def _trajectory(game: ContinuousGame, follower: nn.Module, leader: nn.Module, m:
 
 @torch.no_grad()
 def rollout_return_chains(game: ContinuousGame, follower: nn.Module, leader: nn.Module, m: Tensor,
-                          n_chains: int = 2048, horizon: int | None = None, seed: int = 0) -> tuple[Tensor, Tensor]:
+                          n_chains: int = 2048, horizon: int | None = None, seed: int = 0,
+                          log_density=None) -> tuple[Tensor, Tensor]:
     """Per chain, the returns ``(J_f, J_l)`` from ``rho`` at mean ``m``: two ``[n_chains]`` tensors (the same
-    ``seed`` gives two policies common random numbers, so their per-chain differences are paired)."""
+    ``seed`` gives two policies common random numbers, so their per-chain differences are paired). Games whose
+    reward reads the mean field's density need its ``log_density`` too."""
     horizon = horizon or int(math.ceil(math.log(1e-4) / math.log(game.gamma)))
     m = m.detach()
     j_f = torch.zeros(n_chains, dtype=m.dtype, device=m.device)
     j_l = torch.zeros_like(j_f)
     for t, s, u, a, b in _trajectory(game, follower, leader, m, n_chains, horizon, seed):
         disc = game.gamma**t
-        j_f += disc * (game.reward_f(s, a, b, m) - game.tau * follower.log_prob(s, u))
+        j_f += disc * (game.follower_reward(s, a, b, m, log_density) - game.tau * follower.log_prob(s, u))
         j_l += disc * game.reward_l(s, a, b, m)
     return j_f, j_l
 
 
 def rollout_returns(game: ContinuousGame, follower: nn.Module, leader: nn.Module, m: Tensor, n_chains: int = 2048,
-                    horizon: int | None = None, seed: int = 0) -> dict[str, float]:
+                    horizon: int | None = None, seed: int = 0, log_density=None) -> dict[str, float]:
     """``J_f`` and ``J_l`` from ``rho`` at mean ``m`` (``n_chains`` chains, common random numbers by ``seed``)."""
-    j_f, j_l = rollout_return_chains(game, follower, leader, m, n_chains, horizon, seed)
+    j_f, j_l = rollout_return_chains(game, follower, leader, m, n_chains, horizon, seed, log_density)
     n = n_chains**0.5
     return {"J_f": float(j_f.mean()), "J_l": float(j_l.mean()),
             "J_f_se": float(j_f.std() / n), "J_l_se": float(j_l.std() / n)}

@@ -55,6 +55,9 @@ def simulate_continuous(game: ContinuousGame, follower: nn.Module, leader: nn.Mo
     if game.transition_reads_mean_field:
         raise ValueError(f"{game.name}'s transition reads the mean field: the n-player evaluation handles games "
                          "whose transition does not")
+    if game.reads_density:
+        raise ValueError(f"{game.name}'s reward reads the mean field's density: n players' empirical law has none, "
+                         "and the n-player evaluation handles games that read the mean")
     like = next(follower.parameters()).detach()
     gen_others = torch.Generator(device=like.device).manual_seed(seed)
     gen_pi, gen_dev = (torch.Generator(device=like.device).manual_seed(seed + 1) for _ in range(2))  # common numbers

@@ -11,6 +11,12 @@ defined once, by batched torch functions of ``(s, a, b, m)`` with shapes ``s [N,
 * ``contribution(s, a, b)``: ``z = g(s, a, b)`` ``[N, dz]``;
 * ``initial_state(n, generator)``: ``s_0 ~ rho``.
 
+A game may also read the mean field's **density** (``density_aversion = K > 0``, the crowd game): the follower's
+reward is then ``reward_f(s, a, b, m) - K log p_mu(z)`` at its own contribution ``z = g(s, a, b)``
+(:meth:`ContinuousGame.follower_reward`). Rollouts read ``log p_mu`` from the learned density module
+(``log_density``); the twin from its grid law, ``log(mu_j / cell_j)`` (the mass of ``z``'s grid point over the
+width of its cell).
+
 Rollouts call these functions; :func:`discretise` evaluates the same functions on grids to build a
 :class:`~deep_smfg.games.base.FiniteGame` (the *twin*) that the exact solvers handle: one
 definition, two readers.
@@ -78,6 +84,7 @@ class ContinuousGame:
     tau: float
     transition_reads_mean_field: bool = False
     actions_unbounded: bool = False  # the boxes are not constraints: unsquashed Gaussian policies (model=gaussian)
+    density_aversion: float = 0.0  # K: the follower's reward also has -K log p_mu(z) (module docstring)
     action_names: tuple[str, ...] = ()
     state_names: tuple[str, ...] = ()
     leader_action_names: tuple[str, ...] = ()
@@ -92,6 +99,23 @@ class ContinuousGame:
     @property
     def z_dim(self) -> int:
         return self.z_space.dim
+
+    @property
+    def reads_density(self) -> bool:
+        return self.density_aversion != 0
+
+    def follower_reward(self, s: Tensor, a: Tensor, b: Tensor, m: Tensor,
+                        log_density: Callable[[Tensor], Tensor] | None = None) -> Tensor:
+        """``reward_f(s, a, b, m) - K log p_mu(g(s, a, b))`` (``[N]``); ``log_density`` (the mean field's, without
+        gradients) is needed when the game reads the density."""
+        r = self.reward_f(s, a, b, m)
+        if not self.reads_density:
+            return r
+        if log_density is None:
+            raise GameDefinitionError(f"{self.name}'s follower reward reads the mean field's density: pass "
+                                      f"log_density")
+        with torch.no_grad():
+            return r - self.density_aversion * log_density(self.contribution(s, a, b)).to(r)
 
     def sample_next_state(self, s: Tensor, a: Tensor, b: Tensor, m: Tensor, generator=None) -> Tensor:
         return self.next_state(s, a, b, m, self.sample_noise(s.shape[0], generator, s))
@@ -162,7 +186,8 @@ def discretise(game: ContinuousGame, n_states: int, n_actions: tuple[int, ...] |
     a_all = actions.repeat_interleave(B, 0).repeat(S, 1)
     b_all = b_grid.repeat(S * A)[:, None]
     z_all = game.contribution(s_all, a_all, b_all)
-    z_values = torch.unique(z_all.round(decimals=9), sorted=True)
+    z_all = z_all.round(decimals=9)
+    z_values = torch.unique(z_all, sorted=True)
     g = interpolation_weights(z_all[:, 0], z_values).reshape(S, A, B, -1)
     if not bool(((g == 0) | (g == 1)).all()):
         raise GameDefinitionError("z = g(s, a, b) must land on grid values at the grid points")
@@ -178,10 +203,18 @@ def discretise(game: ContinuousGame, n_states: int, n_actions: tuple[int, ...] |
     def mean_of(mu: Tensor) -> Tensor:
         return (mu @ z_col.to(mu)).reshape(1)
 
-    def reward(fn):
+    # the twin's density at z's grid points: each point's mass over its cell (half cells at the ends)
+    widths = z_values.diff()
+    cells = torch.cat([widths[:1] / 2, (widths[1:] + widths[:-1]) / 2, widths[-1:] / 2])
+    z_index = g.argmax(-1)  # [S, A, B]
+
+    def reward(fn, density: float = 0.0):
         def tensor(mu: Tensor) -> Tensor:
             m = mean_of(mu)
-            return fn(s_all.to(mu), a_all.to(mu), b_all.to(mu), m).reshape(S, A, B)
+            r = fn(s_all.to(mu), a_all.to(mu), b_all.to(mu), m).reshape(S, A, B)
+            if density:
+                r = r - density * torch.log(mu / cells.to(mu) + 1e-30)[z_index]
+            return r
         return tensor
 
     # rho: the interpolated law of s_0 (exact for a deterministic start, else a 4096-draw estimate)
@@ -191,7 +224,8 @@ def discretise(game: ContinuousGame, n_states: int, n_actions: tuple[int, ...] |
         price = game.market.price
         market = Market(lambda mu: price(mean_of(mu).reshape(())), game.market.target)
     twin = FiniteGame(
-        name=f"{game.name}_twin", transition=P, reward_f=reward(game.reward_f), reward_l=reward(game.reward_l),
+        name=f"{game.name}_twin", transition=P, reward_f=reward(game.reward_f, game.density_aversion),
+        reward_l=reward(game.reward_l),
         rho=rho, gamma=game.gamma, tau=game.tau, g=g, transition_depends_on_mu=False,
         state_labels=[f"{v:.2f}" for v in xs.tolist()],
         leader_action_labels=[f"{v:+.2f}" for v in b_grid.tolist()],

@@ -11,8 +11,8 @@ and asks its game's kind (:func:`kind_of`) for
 
 Finite games evaluate every module once on the ``|S|`` state indices and index the tables (the same
 arithmetic as per-sample evaluation, far cheaper for ``N >> |S|``); continuous games (Gaussian policies, squashed
-onto the action box or, for unbounded actions, not; MLP critics; a Gaussian mean field) evaluate the networks per
-sample.
+onto the action box or, for unbounded actions, not; MLP critics; a Gaussian or Gaussian-mixture mean field,
+``model.density``) evaluate the networks per sample.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ class ModelSpec:
     hidden: tuple[int, ...] = (64, 64)
     init_log_std: float = 0.0  # continuous policies: log sd of the pre-squash Gaussian at the start
     covariance: str = "diag"  # Gaussian mean field: diag | full
+    density: str = "gaussian"  # continuous games' mean field: gaussian | mixture (docs/crowd.md)
+    components: int = 3  # mixture components
 
 
 class Agents(Protocol):
@@ -99,6 +101,9 @@ class FiniteKind:
         self.game = game
 
     def modules(self, model: ModelSpec):
+        if model.density != "gaussian":
+            raise ValueError(f"model.density={model.density!r} is for continuous games; a finite game's mean field is "
+                             f"a probability vector over z (leave model.density at its default)")
         game, S, coords = self.game, self.game.n_states, self.game.state_coords
         return (build_policy(model.policy, S, game.n_actions, model.hidden, coords),
                 build_policy(model.policy, S, game.n_leader_actions, model.hidden, coords),
@@ -136,13 +141,14 @@ class ContinuousKind:
 
     def modules(self, model: ModelSpec):
         return continuous_modules(self.game, model.policy, model.critic, model.hidden, model.init_log_std,
-                                  model.covariance)
+                                  model.covariance, model.density, model.components)
 
     def env(self, n_envs, occupancy_restart, device, dtype, seed) -> ContinuousSMFGEnv:
         return ContinuousSMFGEnv(self.game, n_envs, occupancy_restart, device=device, dtype=dtype, seed=seed)
 
     def transition(self, agents: Agents, env: TwoChainEnv, td: TensorDictBase) -> tuple[Transition, TensorDictBase]:
         env.set_mean_field(agents.mean_field())
+        env.set_log_density(agents.mean_field.log_density)  # read by games whose rewards read the density
         both = stack_chains(td["state"], td["state_bar"])
         u_f, a = agents.follower.sample(both, env.rng)
         u_l, b = agents.leader.sample(both, env.rng)

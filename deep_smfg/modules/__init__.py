@@ -12,6 +12,7 @@ from .continuous import continuous_modules
 from .critics import MLPActionCritic, MLPCritic, TabularCritic, build_action_critic, build_critic
 from .features import BoxFeatures, StateFeatures
 from .mean_field import CategoricalMeanField, GaussianMeanField, project_simplex
+from .mixture_mean_field import MixtureMeanField
 from .policies import GaussianPolicy, MLPCategoricalPolicy, SquashedGaussianPolicy, TabularSoftmaxPolicy, build_policy
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "CategoricalMeanField",
     "GaussianMeanField",
     "GaussianPolicy",
+    "MixtureMeanField",
     "MLPActionCritic",
     "SquashedGaussianPolicy",
     "StateFeatures",

@@ -7,6 +7,10 @@ Policies by ``model.policy``:
 * ``gaussian``: unsquashed Gaussians for unbounded actions (docs/linear_quadratic.md): a state-dependent follower
   and the state-independent leader ``b ~ N(theta, s^2)`` of the linear-quadratic game.
 
+The mean field by ``model.density``: ``gaussian`` (:class:`~.mean_field.GaussianMeanField`, covariance by
+``model.covariance``) or ``mixture`` (:class:`~.mixture_mean_field.MixtureMeanField`, ``model.components``
+full-covariance components; docs/crowd.md).
+
 A game declares unbounded actions (``ContinuousGame.actions_unbounded``, the linear-quadratic game); each policy kind
 refuses the other kind of game.
 """
@@ -20,13 +24,16 @@ from ..games.continuous import ContinuousGame
 from .critics import MLPCritic
 from .features import BoxFeatures
 from .mean_field import GaussianMeanField
+from .mixture_mean_field import MixtureMeanField
 from .policies import GaussianPolicy, SquashedGaussianPolicy
 
 POLICIES = ("squashed_gaussian", "gaussian")
+DENSITIES = ("gaussian", "mixture")
 
 
 def continuous_modules(game: ContinuousGame, policy: str = "squashed_gaussian", critic: str = "mlp", hidden=(64, 64),
-                       init_log_std: float = 0.0, covariance: str = "diag") -> tuple[nn.Module, ...]:
+                       init_log_std: float = 0.0, covariance: str = "diag", density: str = "gaussian",
+                       components: int = 3) -> tuple[nn.Module, ...]:
     """``(follower, leader, critic_f, critic_l, mean_field)`` for ``game``."""
     unbounded = game.actions_unbounded
     if policy not in POLICIES or critic != "mlp":
@@ -39,6 +46,10 @@ def continuous_modules(game: ContinuousGame, policy: str = "squashed_gaussian", 
     if not unbounded and policy == "gaussian":
         raise ValueError(f"{game.name} has bounded actions: model=gaussian (unsquashed) would play outside its "
                          f"action box; use model=squashed_gaussian")
+    if density not in DENSITIES:
+        raise ValueError(f"model.density must be one of {', '.join(DENSITIES)}, got {density!r}")
+    if density == "mixture" and components < 1:
+        raise ValueError(f"model.components must be >= 1 for a mixture, got {components}")
     f32 = dict(dtype=torch.float32)
 
     def features() -> BoxFeatures:
@@ -52,5 +63,6 @@ def continuous_modules(game: ContinuousGame, policy: str = "squashed_gaussian", 
         leader = SquashedGaussianPolicy(features(), *game.leader_action_space.tensors(**f32), list(hidden),
                                         init_log_std)
     low, high = game.z_space.tensors(**f32)
-    mean_field = GaussianMeanField((low + high) / 2, (high - low) ** 2 / 12, covariance)
+    mean_field = (GaussianMeanField((low + high) / 2, (high - low) ** 2 / 12, covariance) if density == "gaussian"
+                  else MixtureMeanField(low, high, components))
     return follower, leader, MLPCritic(features(), list(hidden)), MLPCritic(features(), list(hidden)), mean_field

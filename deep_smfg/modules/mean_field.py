@@ -73,6 +73,11 @@ class GaussianMeanField(nn.Module):
     def covariance(self) -> Tensor:
         return torch.diag(self.cov) if self.kind == "diag" else self.cov
 
+    def components(self) -> tuple[Tensor, Tensor, Tensor]:
+        """``(w [1], m [1, d], Sigma [1, d, d])``: a one-component mixture (the interface of
+        :class:`~.mixture_mean_field.MixtureMeanField`)."""
+        return torch.ones(1, dtype=self.mean.dtype, device=self.mean.device), self.mean[None], self.covariance()[None]
+
     def loss(self, z: Tensor) -> Tensor:
         """``1/2 ||m - zbar||^2 + 1/2 ||Sigma - C||^2`` for a batch ``z`` ``[N, d]`` (targets detached)."""
         z = z.to(self.mean.dtype)
