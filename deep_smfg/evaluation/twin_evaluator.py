@@ -45,7 +45,8 @@ class TwinEvaluator:
         at_end = history and history[-1]["iteration"] == int(learner.iteration)
         final = history[-1] if at_end else self.evaluate(learner)  # the last evaluation, unless it is stale
         iterations = self.best_response_iterations
-        expl = asdict(estimate_exploitability(learner, iterations, every=curve_step(iterations))) if iterations else {}
+        expl = asdict(estimate_exploitability(learner, iterations, every=curve_step(iterations), warm_start=True,
+                                              average_from=iterations // 3 + 1)) if iterations else {}
         plots = run_dir / "plots"
         plots.mkdir(exist_ok=True)
         self._plot_policies_and_density(learner, ref, run_dir)
