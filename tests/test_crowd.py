@@ -50,7 +50,8 @@ def test_the_mixture_learns_a_bimodal_law_by_online_em():
     gen = torch.Generator().manual_seed(0)
     n = 20000
     left = torch.rand(n, generator=gen) < 0.3
-    z = torch.where(left, -1.0 + 0.3 * torch.randn(n, generator=gen), 1.5 + 0.5 * torch.randn(n, generator=gen))[:, None]
+    z = torch.where(left, -1.0 + 0.3 * torch.randn(n, generator=gen), 1.5 + 0.5 * torch.randn(n, generator=gen))
+    z = z[:, None]
     mf = MixtureMeanField(torch.tensor([-3.0]), torch.tensor([3.0]), n_components=2)
     opt = torch.optim.SGD(mf.parameters(), lr=1.0)
     for k in range(3000):

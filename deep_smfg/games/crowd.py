@@ -1,18 +1,25 @@
 """A two-room crowd: a continuous game whose follower reward reads the mean field's *density* (docs/crowd.md).
 
-* State ``x in R^d`` (``dim`` 1 or 2), follower action ``a in R^d``, **unbounded** (``model=gaussian``):
-  ``x' = x + a + sigma eps``, ``eps ~ N(0, I)``; the transition does not read the mean field.
-* Follower reward ``-V(x) - c |a|^2 / 2 + b x_1 - K log p_mu(x)``: the confining cost
-  ``V(x) = wall (x_1^2 - 1)^2 + spring x_2^2 / 2`` (two rooms, around ``x_1 = -1`` and ``x_1 = +1``; the second
-  coordinate, in 2-D, a single room), the leader's per-unit incentive ``b`` on ``x_1``, and crowd aversion: ``K``
-  times the log density of the population at the follower's own position, read from the mean field's density
-  (:attr:`~.continuous.ContinuousGame.density_aversion`; the mean field is the law of ``z = x``).
+* State ``x in [-box, box]^d`` (``dim`` 1 or 2; the rooms' outer walls), follower action ``a in R^d``,
+  **unbounded** (``model=gaussian``): ``x' = clip(x + a + sigma eps, -box, box)``, ``eps ~ N(0, I)``; the transition
+  does not read the mean field. The clip is the twin's too (its interpolation clamps at the grid's ends); without
+  it, a policy that pushes outward beyond the box sends the population off (two of the first runs diverged).
+* Follower reward ``-V(x) - c |a|^2 / 2 + b x_1 - K log p_mu(x)``:
+
+  - the confining cost ``V(x) = wall (x_1^2 - 1)^2 + spring x_2^4``: two rooms, around ``x_1 = -1`` and
+    ``x_1 = +1``, and in 2-D a single room in ``x_2``. Every confining cost grows like ``x^4``: the crowd term of a
+    Gaussian (or mixture) density grows like ``x^2`` and beats any quadratic cost once the learned variance is
+    small enough (a quadratic single room let the crowd run off);
+  - the leader's per-unit incentive ``b`` on ``x_1``;
+  - crowd aversion: ``K`` times the log density of the population at the follower's own position, read from the
+    mean field's density (:attr:`~.continuous.ContinuousGame.density_aversion`; the mean field is the law of
+    ``z = x``).
 * Leader action ``b in R``, state-independent ``b ~ N(theta, s^2)`` (as in the linear-quadratic game); leader
   reward ``-(x_1 - x_T)^2 - kappa b^2``: a planner who wants the crowd in the room at ``x_T = 1`` and pays for it.
-* ``x_0 ~ N(0, I)``.
+* ``x_0 ~ N(0, I)``, clipped to the box.
 
-The boxes (states ``[-box, box]^d``, actions ``[-2, 2]^d``, leader ``[-1, 1]``) are not constraints: they set the
-specs, the feature scaling and the discretised twin's grids. Because ``b`` enters the follower's reward linearly
+The state box is a constraint; the action and leader boxes (``[-2, 2]^d``, ``[-1, 1]``) are not: they set the specs,
+the feature scaling and the discretised twin's grids. Because ``b`` enters the follower's reward linearly
 and no transition, the lower level depends on the leader only through ``theta``; in 2-D the reward and the
 dynamics separate across coordinates, so (docs/crowd.md) the equilibrium law is the product of the two
 coordinates' 1-D equilibria (:func:`axis_game`), which is how its reference answer is computed.
@@ -47,7 +54,7 @@ def _hermite(k: int, dim: int) -> tuple[Tensor, Tensor]:
 def _build(dim: int, walls: tuple[float, ...], springs: tuple[float, ...], tilted: tuple[bool, ...],
            crowd_aversion: float, action_cost: float, noise: float, x_target: float, kappa: float, box: float,
            gamma: float, tau: float, name: str) -> ContinuousGame:
-    """The game with per-coordinate confining costs ``wall_i (x_i^2 - 1)^2 + spring_i x_i^2 / 2`` and the incentive
+    """The game with per-coordinate confining costs ``wall_i (x_i^2 - 1)^2 + spring_i x_i^4`` and the incentive
     ``b`` on the ``tilted`` coordinates (the factory and :func:`axis_game` share this one definition)."""
     wall_t, spring_t = torch.tensor(walls, dtype=torch.float64), torch.tensor(springs, dtype=torch.float64)
     tilt_t = torch.tensor([float(t) for t in tilted], dtype=torch.float64)
@@ -56,14 +63,14 @@ def _build(dim: int, walls: tuple[float, ...], springs: tuple[float, ...], tilte
         return t.to(dtype=ref.dtype, device=ref.device)
 
     def next_state(s: Tensor, a: Tensor, b: Tensor, m: Tensor, eps: Tensor) -> Tensor:
-        return s + a + noise * eps
+        return (s + a + noise * eps).clamp(-box, box)
 
     def sample_noise(n: int, generator=None, like_: Tensor | None = None) -> Tensor:
         kw = {} if like_ is None else dict(dtype=like_.dtype, device=like_.device)
         return torch.randn(n, dim, generator=generator, **kw)
 
     def confining(s: Tensor) -> Tensor:
-        return (like(wall_t, s) * (s**2 - 1) ** 2 + like(spring_t, s) * s**2 / 2).sum(-1)
+        return (like(wall_t, s) * (s**2 - 1) ** 2 + like(spring_t, s) * s**4).sum(-1)
 
     def reward_f(s: Tensor, a: Tensor, b: Tensor, m: Tensor) -> Tensor:
         """Every term but the crowd's: the env and the twin add ``-K log p_mu(x)`` (``density_aversion``)."""
@@ -77,7 +84,7 @@ def _build(dim: int, walls: tuple[float, ...], springs: tuple[float, ...], tilte
 
     def initial_state(n: int, generator=None, like_: Tensor | None = None) -> Tensor:
         kw = {} if like_ is None else dict(dtype=like_.dtype, device=like_.device)
-        return torch.randn(n, dim, generator=generator, **kw)
+        return torch.randn(n, dim, generator=generator, **kw).clamp(-box, box)
 
     names = ("x",) if dim == 1 else tuple(f"x{i + 1}" for i in range(dim))
     state_box = Box((-box,) * dim, (box,) * dim)
@@ -90,7 +97,7 @@ def _build(dim: int, walls: tuple[float, ...], springs: tuple[float, ...], tilte
         leader_action_names=(f"incentive b on {names[0]}",),
         info=dict(dim=dim, walls=list(walls), springs=list(springs), crowd_aversion=crowd_aversion,
                   action_cost=action_cost, noise=noise, x_target=x_target, kappa=kappa, box=box,
-                  boxes="not constraints: specs, feature scaling and the twin's grids"),
+                  boxes="states clipped to the state box; the action boxes are not constraints"),
     )
 
 
@@ -98,7 +105,7 @@ def make_crowd(dim: int = 1, wall: float = 1.0, spring: float = 1.0, crowd_avers
                action_cost: float = 1.0, noise: float = 0.3, x_target: float = 1.0, kappa: float = 1.0,
                box: float = 2.5, gamma: float = 0.9, tau: float = 0.1) -> ContinuousGame:
     """The two-room crowd (module docstring): ``dim`` 1 (the two rooms) or 2 (a second, single-room coordinate with
-    the cost ``spring x_2^2 / 2``)."""
+    the cost ``spring x_2^4``)."""
     if dim not in (1, 2):
         raise GameDefinitionError(f"dim must be 1 or 2, got {dim}")
     for value, label in ((wall, "wall"), (spring, "spring"), (crowd_aversion, "crowd_aversion"),
