@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from deep_smfg.cli import main
-from deep_smfg.evaluation.density_distance import sliced_w2, w2_1d
+from deep_smfg.evaluation.density_distance import sliced_w2, w2_1d, w2_to_samples
 from deep_smfg.games import GameDefinitionError, make_game
 from deep_smfg.games.continuous import discretise
 from deep_smfg.games.crowd import axis_game
@@ -44,6 +44,13 @@ def test_sliced_w2_matches_the_closed_form_for_a_shift():
     assert sliced_w2(gauss, law) == pytest.approx(0.4 / math.sqrt(2), abs=0.01)
     assert w2_1d(gauss, *law[0], coordinate=0) == pytest.approx(0.4, abs=3e-3)
     assert w2_1d(gauss, *law[1], coordinate=1) < 3e-3
+
+
+def test_w2_to_draws_matches_the_closed_form():
+    y = 0.3 + torch.randn(200_000, 1, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    assert w2_to_samples(one_gaussian([0.0], [1.0]), y) == pytest.approx(0.3, abs=0.01)
+    y2 = torch.cat([y, torch.randn(200_000, 1, generator=torch.Generator().manual_seed(1), dtype=torch.float64)], 1)
+    assert w2_to_samples(one_gaussian([0.0, 0.0], [1.0, 1.0]), y2) == pytest.approx(0.3 / math.sqrt(2), abs=0.01)
 
 
 def test_the_mixture_learns_a_bimodal_law_by_online_em():
@@ -165,7 +172,7 @@ def test_a_short_run_reports_w2_with_each_density(tmp_path, density):
                  f"run_dir={run_dir}"]) == 0
     summary = json.loads((run_dir / "summary.json").read_text())
     final = summary["final"]
-    for key in ("density_w2", "w2_x1", "w2_x2", "theta", "leader_objective", "follower_objective"):
+    for key in ("density_w2", "w2_x1", "w2_x2", "fit_w2", "theta", "leader_objective", "follower_objective"):
         assert math.isfinite(final[key]), key
     assert len(summary["learned_mean_field"]["weights"]) == (3 if density == "mixture" else 1)
     assert (run_dir / "mean_field.png").exists() and (run_dir / "convergence.png").exists()

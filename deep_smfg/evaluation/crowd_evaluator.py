@@ -9,6 +9,9 @@ is the product of the coordinates'. The metrics:
 
 * ``density_w2``: ``W2`` (1-D) or sliced ``W2`` (2-D) between the learned density and ``mu*(theta)``
   (:mod:`.density_distance`); in 2-D also ``w2_x1``, ``w2_x2``, the marginals';
+* ``fit_w2``: the same distance between the learned density and the law the *learned* policies induce (the
+  stationary chain's states, 2,048 chains, 20 periods after 100), which separates the mean-field module's fit
+  of its population from the follower's distance to the equilibrium;
 * ``theta``; ``leader_objective``, ``J_l`` by Monte Carlo at the learned mean field.
 """
 
@@ -23,8 +26,8 @@ from .. import exact
 from ..games.continuous import ContinuousGame, discretise, interpolation_weights
 from ..games.crowd import axis_game
 from ..run_folder import write_history
-from .continuous_metrics import rollout_returns
-from .density_distance import Law, sliced_w2, w2_1d
+from .continuous_metrics import rollout_returns, stationary_contributions
+from .density_distance import Law, sliced_w2, w2_1d, w2_to_samples
 from .plots import plt
 
 DAMPING = 0.05  # the damped fixed point converges on the crowd's twin at 0.05, not at 0.2 (docs/crowd.md)
@@ -32,7 +35,7 @@ DAMPING = 0.05  # the damped fixed point converges on the crowd's twin at 0.05, 
 
 class CrowdEvaluator:
     prefix = "estimated"
-    progress = (("W2", "density_w2"), ("theta", "theta"))
+    progress = (("W2", "density_w2"), ("fit", "fit_w2"), ("theta", "theta"))
     watch = {"density_w2": "lower"}
 
     def __init__(self, game: ContinuousGame, seed: int, n_states: int = 101, n_actions: int = 41):
@@ -70,7 +73,10 @@ class CrowdEvaluator:
         mf = learner.mean_field
         returns = rollout_returns(self.game, learner.follower, learner.leader, mf().detach(), seed=self.seed,
                                   log_density=mf.log_density)
-        return {**self.distances(mf, self.reference_law(theta)), "theta": theta,
+        induced = torch.cat(stationary_contributions(self.game, learner.follower, learner.leader, mf().detach(),
+                                                     steps=20, seed=self.seed))
+        return {**self.distances(mf, self.reference_law(theta)), "fit_w2": w2_to_samples(mf.components(), induced),
+                "theta": theta,
                 "leader_objective": returns["J_l"], "follower_objective": returns["J_f"]}
 
     def report(self, learner, history: list[dict], run_dir: Path, seconds: float, world: int) -> dict:

@@ -8,6 +8,7 @@ uniformly over its cell.
 * In 1-D: the 2-Wasserstein distance ``W2^2 = int_0^1 |F^-1(u) - G^-1(u)|^2 du``, from the quantile functions
   (``u`` on ``n_quantiles`` midpoints; the mixture's ``F^-1`` by inverting its CDF on a fine grid, the reference's
   exactly: its CDF is piecewise linear).
+* Against draws (the law the learned policies induce): :func:`w2_to_samples`, the same with empirical quantiles.
 * In ``d`` dimensions: the sliced ``W2``, ``SW2^2 = mean_j W2^2(<e_j, X>, <e_j, Y>)`` over ``n_directions``
   directions ``e_j`` (evenly spaced angles in 2-D), the reference projected from ``n_samples`` draws (a fixed
   seed); and the ``W2`` of each coordinate's marginal (exact, as in 1-D).
@@ -80,17 +81,30 @@ def sample_grid_law(law: Law, n: int, seed: int = 0) -> Tensor:
     return torch.stack(cols, -1)
 
 
+def w2_to_samples(components: tuple[Tensor, Tensor, Tensor], y: Tensor, n_directions: int = 64,
+                  n_quantiles: int = 2000) -> float:
+    """``W2`` (1-D) or sliced ``W2`` (2-D: ``n_directions`` evenly spaced angles) between the mixture and the
+    empirical law of the draws ``y`` ``[n, d]``."""
+    w, m, cov = (t.detach().double().cpu() for t in components)
+    y = y.detach().double().cpu()
+    if y.shape[1] == 1:
+        directions = torch.ones(1, 1, dtype=torch.float64)
+    elif y.shape[1] == 2:
+        angles = torch.arange(n_directions, dtype=torch.float64) * math.pi / n_directions
+        directions = torch.stack([angles.cos(), angles.sin()], -1)
+    else:
+        raise ValueError(f"w2_to_samples handles 1-D and 2-D laws, got {y.shape[1]} coordinates")
+    u = _midpoints(n_quantiles)
+    total = 0.0
+    for e in directions:
+        q = mixture_quantiles(w, m @ e, torch.einsum("i,kij,j->k", e, cov, e).sqrt(), u)
+        total += float(((q - torch.quantile(y @ e, u)) ** 2).mean())
+    return math.sqrt(total / directions.shape[0])
+
+
 def sliced_w2(components: tuple[Tensor, Tensor, Tensor], law: Law, n_directions: int = 64, n_samples: int = 200_000,
               n_quantiles: int = 2000, seed: int = 0) -> float:
     """The sliced ``W2`` between the mixture and the product grid law (2-D: ``n_directions`` evenly spaced angles)."""
     if len(law) != 2:
         raise ValueError(f"sliced_w2 handles 2-D laws, got {len(law)} coordinates")
-    w, m, cov = (t.detach().double().cpu() for t in components)
-    y = sample_grid_law(law, n_samples, seed)
-    u = _midpoints(n_quantiles)
-    total = 0.0
-    for angle in torch.arange(n_directions, dtype=torch.float64) * math.pi / n_directions:
-        e = torch.stack([angle.cos(), angle.sin()])
-        q = mixture_quantiles(w, m @ e, torch.einsum("i,kij,j->k", e, cov, e).sqrt(), u)
-        total += float(((q - torch.quantile(y @ e, u)) ** 2).mean())
-    return math.sqrt(total / n_directions)
+    return w2_to_samples(components, sample_grid_law(law, n_samples, seed), n_directions, n_quantiles)

@@ -83,7 +83,7 @@ class ContinuousGame:
     gamma: float
     tau: float
     transition_reads_mean_field: bool = False
-    actions_unbounded: bool = False  # the boxes are not constraints: unsquashed Gaussian policies (model=gaussian)
+    actions_unbounded: bool = False  # the action boxes are not constraints: unsquashed Gaussian policies
     density_aversion: float = 0.0  # K: the follower's reward also has -K log p_mu(z) (module docstring)
     action_names: tuple[str, ...] = ()
     state_names: tuple[str, ...] = ()
