@@ -134,6 +134,11 @@ def test_a_short_run_improves_the_leader_objective_and_tracks_the_twin():
     assert end["twin_leader_objective"] > start["twin_leader_objective"] + 1.5
     assert end_mc > start_mc + 2.0
     assert end["price_error"] < 0.05 and end["mean_field_error"] < 0.1
+    # Gelbrich: W2 between two laws is at least that between the Gaussians of their moments (less the grid's cell
+    # spread, h^2 / 12 in variance); the learned density here is a Gaussian, the twin's law is not
+    for metrics in (start, end):
+        assert metrics["density_w2"] >= metrics["mean_field_error"] - 0.01
+    assert end["density_w2"] < 0.2
     # the learned best response finds the untrained follower's slack, and little against the trained one
     trained_expl = estimate_exploitability(m, 300, every=100)
     assert fresh_expl > 0.5

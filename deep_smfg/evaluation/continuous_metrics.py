@@ -28,6 +28,7 @@ from torch import Tensor, nn
 
 from .. import exact
 from ..games.continuous import ContinuousGame, Twin
+from .density_distance import w2_1d
 
 
 def _trajectory(game: ContinuousGame, follower: nn.Module, leader: nn.Module, m: Tensor, n_chains: int, steps: int,
@@ -131,8 +132,10 @@ def twin_metrics(ref: TwinReference, follower: nn.Module, leader: nn.Module, mea
     * ``gradient_alignment``: the cosine of the partial and total Stackelberg gradients on the twin at ``phi_k``;
     * games with a market: ``price`` ``p(m_hat)``, ``twin_price`` and ``price_error``
       ``|p(m_hat) - p(mu*_twin(phi_k))|``;
-    * ``mean_field_error``: the Wasserstein-2 distance between ``N(m_hat, Sigma_hat)`` and the Gaussian with
-      the moments of ``mu*_twin(phi_k)`` (1-D: ``sqrt((m1 - m2)^2 + (s1 - s2)^2)``);
+    * ``mean_field_error``: the Wasserstein-2 distance between ``N(m_hat, Sigma_hat)`` (the learned density's
+      moments) and the Gaussian with the moments of ``mu*_twin(phi_k)`` (1-D: ``sqrt((m1 - m2)^2 + (s1 - s2)^2)``);
+    * ``density_w2``: the Wasserstein-2 distance between the learned density itself (a Gaussian or a mixture) and
+      ``mu*_twin(phi_k)``, each grid point's mass spread over its cell (:func:`.density_distance.w2_1d`);
     * ``leader_schedule_error``: RMS over the grid states of ``E[b | x]`` against the optimal twin leader's;
     * ``twin_exploitability``: the exact exploitability, on the twin, of the projected follower policy.
     """
@@ -153,6 +156,7 @@ def twin_metrics(ref: TwinReference, follower: nn.Module, leader: nn.Module, mea
         "mean_field_mean": m_hat,
         "twin_mean_field_mean": m_eq,
         "mean_field_error": math.hypot(m_hat - m_eq, s_hat - s_eq),
+        "density_w2": w2_1d(mean_field.components(), z, mu_eq),
         "leader_schedule_error": float(b_err),
         "twin_exploitability": exact.follower_exploitability(game, pi, phi),
     }

@@ -65,18 +65,22 @@ def plot_follower_policy(xs: np.ndarray, median: np.ndarray, names: tuple[str, .
     return _save(fig, path)
 
 
-def plot_density(mean: float, std: float, z_grid: np.ndarray, twin_mu: np.ndarray, twin_mu_star: np.ndarray,
+def plot_density(components, z_grid: np.ndarray, twin_mu: np.ndarray, twin_mu_star: np.ndarray,
                  path: Path, z_label: str) -> Path:
-    """The learned Gaussian density against the twin's laws of ``q`` (mass / cell width: a density)."""
+    """The learned density (a Gaussian or a mixture: ``components`` ``(w, m, Sigma)``, first coordinate) against
+    the twin's laws of ``z`` (mass / cell width: a density)."""
     width = float(z_grid[1] - z_grid[0])
     cells = np.full(len(z_grid), width)
     cells[[0, -1]] = width / 2  # the end points own half cells
+    w, m, cov = (as_numpy(t.detach().double()) for t in components)
+    mean, sd = m[:, 0], np.sqrt(cov[:, 0, 0])
     zs = np.linspace(z_grid[0] - 0.5, z_grid[-1] + 0.5, 400)
-    dens = np.exp(-0.5 * ((zs - mean) / std) ** 2) / (std * np.sqrt(2 * np.pi))
+    dens = (w * np.exp(-0.5 * ((zs[:, None] - mean) / sd) ** 2) / (sd * np.sqrt(2 * np.pi))).sum(-1)
+    label = f"learned N({mean[0]:.3f}, {sd[0]:.3f}^2)" if len(w) == 1 else f"learned mixture ({len(w)} components)"
     fig, ax = plt.subplots(figsize=(6.5, 4))
     ax.bar(z_grid, twin_mu / cells, width * 0.8, alpha=0.5, label="twin: mu*(phi_k) (exact)")
     ax.step(z_grid, twin_mu_star / cells, where="mid", color="tab:red", label="twin: mu* under Phi*'s leader")
-    ax.plot(zs, dens, color="k", label=f"learned N({mean:.3f}, {std:.3f}^2)")
+    ax.plot(zs, dens, color="k", label=label)
     ax.set_xlabel(z_label)
     ax.set_ylabel("density")
     ax.set_title("mean field: learned density vs the discretised reference")

@@ -65,7 +65,8 @@ class TwinEvaluator:
             "initial": history[0] if history else {},
             "final": final,
             "learned_best_response": expl,
-            "learned_mean_field": {"mean": mf().detach(), "covariance": mf.covariance().detach()},
+            "learned_mean_field": {"mean": mf().detach(), "covariance": mf.covariance().detach(),
+                                   **dict(zip(("weights", "means", "covariances"), mf.components(), strict=True))},
         }
 
     @staticmethod
@@ -90,7 +91,7 @@ class TwinEvaluator:
                                 game.action_names, cp.as_numpy(twin.states[:, 0]), cp.as_numpy(eq.pi @ twin.actions),
                                 plots / "follower_policy.png", x_label)
         mf = learner.mean_field
-        cp.plot_density(float(mf()[0]), float(mf.covariance()[0, 0].sqrt()), cp.as_numpy(twin.z_values[:, 0]),
+        cp.plot_density(mf.components(), cp.as_numpy(twin.z_values[:, 0]),
                         cp.as_numpy(eq.mu), cp.as_numpy(eq_star.mu), run_dir / "mean_field.png",
                         game.z_names[0] if game.z_names else "z")
 
