@@ -100,6 +100,15 @@ def test_a_one_component_mixture_and_the_gaussian_agree_on_mean_and_covariance()
         assert torch.allclose(mf.covariance().detach(), want_cov, atol=0.05)
 
 
+def test_set_mean_translates_either_density_and_keeps_its_covariance():
+    for mf in (MixtureMeanField(torch.tensor([-1.0, 0.0]), torch.tensor([2.0, 1.0]), n_components=3),
+               GaussianMeanField(torch.zeros(2), torch.ones(2), covariance="full")):
+        cov = mf.covariance().detach().clone()
+        mf.set_mean_(torch.tensor([0.7, -0.2]))
+        assert torch.allclose(mf().detach(), torch.tensor([0.7, -0.2]), atol=1e-6)
+        assert torch.allclose(mf.covariance().detach(), cov, atol=1e-5)
+
+
 def test_the_twin_reads_the_density_as_mass_over_cell_width():
     game = make_game("crowd")
     twin = discretise(axis_game(game, 0), 11, 5, 3)

@@ -43,7 +43,7 @@ def train_best_response(learner: ACSMFG, mean: torch.Tensor, iterations: int, se
     br.load_state_dict({k: v for k, v in learner.state_dict().items() if not k.startswith("leader_gradient.")})
     br.to(device=learner.device, dtype=next(learner.parameters()).dtype)
     with torch.no_grad():
-        br.mean_field.mean.copy_(mean)
+        br.mean_field.set_mean_(mean)
         br.iteration.zero_()
     br.run_standalone(iterations)
     return br

@@ -90,6 +90,11 @@ class GaussianMeanField(nn.Module):
         return torch.distributions.MultivariateNormal(self.mean, self.covariance()).log_prob(z)
 
     @torch.no_grad()
+    def set_mean_(self, m: Tensor) -> None:
+        """Move the density so that its mean is ``m`` (its covariance kept)."""
+        self.mean.copy_(m)
+
+    @torch.no_grad()
     def project_(self) -> None:
         if self.kind == "diag":
             self.cov.clamp_(min=self.min_var)

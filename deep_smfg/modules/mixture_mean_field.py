@@ -82,6 +82,18 @@ class MixtureMeanField(nn.Module):
         return 0.5 * (((self.s0 - t0) ** 2).sum() + ((self.s1 - t1) ** 2).sum() + ((self.s2 - t2) ** 2).sum())
 
     @torch.no_grad()
+    def set_mean_(self, m: Tensor) -> None:
+        """Translate every component so that the mixture's mean is ``m`` (weights and covariances kept)."""
+        w, means, cov = self.components()
+        self._set(w, means + (m.to(means) - self.forward()), cov)
+
+    @torch.no_grad()
+    def _set(self, w: Tensor, m: Tensor, cov: Tensor) -> None:
+        self.s0.copy_(w)
+        self.s1.copy_(w[:, None] * m)
+        self.s2.copy_(w[:, None, None] * (cov + m[:, :, None] * m[:, None, :]))
+
+    @torch.no_grad()
     def project_(self) -> None:
         w, m, cov = self.components()
         w = w.clamp_min(self.min_weight)
@@ -89,6 +101,4 @@ class MixtureMeanField(nn.Module):
         sym = (cov + cov.transpose(-1, -2)) / 2
         vals, vecs = torch.linalg.eigh(sym)
         cov = vecs @ torch.diag_embed(vals.clamp_min(self.min_var)) @ vecs.transpose(-1, -2)
-        self.s0.copy_(w)
-        self.s1.copy_(w[:, None] * m)
-        self.s2.copy_(w[:, None, None] * (cov + m[:, :, None] * m[:, None, :]))
+        self._set(w, m, cov)
