@@ -12,7 +12,8 @@ import torch
 from .plots import plt
 
 
-def _save(fig, path: Path) -> Path:
+def save(fig, path: Path) -> Path:
+    """Lay out, write (110 dpi) and close ``fig``."""
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -31,7 +32,7 @@ def plot_price(history: list[dict], p_target: float, price_star: float, path: Pa
     ax.set_title("the market price along training")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_leader_schedule(xs: np.ndarray, b_median: np.ndarray, b_mean: np.ndarray, grid_x: np.ndarray,
@@ -47,7 +48,7 @@ def plot_leader_schedule(xs: np.ndarray, b_median: np.ndarray, b_mean: np.ndarra
     ax.set_title("the leader's schedule b(x)")
     ax.legend(fontsize=8, loc="lower left")
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_follower_policy(xs: np.ndarray, median: np.ndarray, names: tuple[str, ...], grid_x: np.ndarray,
@@ -62,7 +63,7 @@ def plot_follower_policy(xs: np.ndarray, median: np.ndarray, names: tuple[str, .
     ax.set_title("the follower policy")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_density(components, z_grid: np.ndarray, twin_mu: np.ndarray, twin_mu_star: np.ndarray,
@@ -86,7 +87,7 @@ def plot_density(components, z_grid: np.ndarray, twin_mu: np.ndarray, twin_mu_st
     ax.set_title("mean field: learned density vs the discretised reference")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_convergence(history: list[dict], phi_star: float, phi_uniform: float, path: Path) -> Path:
@@ -111,7 +112,7 @@ def plot_convergence(history: list[dict], phi_star: float, phi_uniform: float, p
     for ax in axes:
         ax.set_xlabel("iteration")
         ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def as_numpy(x: torch.Tensor) -> np.ndarray:

@@ -27,6 +27,7 @@ from ..games.continuous import ContinuousGame, discretise, interpolation_weights
 from ..games.crowd import axis_game
 from ..run_folder import write_history
 from .continuous_metrics import rollout_returns, stationary_contributions
+from .continuous_plots import save
 from .density_distance import Law, sliced_w2, w2_1d, w2_to_samples
 from .plots import plt
 
@@ -128,10 +129,7 @@ def plot_densities(mean_field, law: Law, game: ContinuousGame, path: Path, w2: f
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
     fig.suptitle(f"mean field: learned density vs the twin's equilibrium law (W2 {w2:.4f})")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save(fig, path)
 
 
 def plot_w2(history: list[dict], path: Path) -> Path:
@@ -144,7 +142,4 @@ def plot_w2(history: list[dict], path: Path) -> Path:
     for ax in axes:
         ax.set_xlabel("iteration")
         ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save(fig, path)

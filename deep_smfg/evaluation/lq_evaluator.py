@@ -11,6 +11,7 @@ import torch
 from ..exact.linear_quadratic import lq_equilibrium, lq_equilibrium_system, lq_leader_objective, lq_leader_optimum
 from ..games.linear_quadratic import LinearQuadraticGame
 from ..run_folder import write_history
+from .continuous_plots import save
 from .lq_metrics import lq_metrics
 from .plots import plt
 
@@ -85,7 +86,4 @@ def plot_convergence(history: list[dict], path: Path) -> Path:
         ax.set_xlabel("iteration")
         ax.grid(alpha=0.3)
     axes[0].legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save(fig, path)
