@@ -217,6 +217,7 @@ def test_train_picks_the_gaussian_model_the_game_declares():
 
     assert compose_config("train", ["game=linear_quadratic"]).model.policy == "gaussian"
     assert compose_config("train", ["game=linear_quadratic_2d"]).model.policy == "gaussian"
+    assert compose_config("train", ["game=linear_quadratic"]).model.critic == "mlp_quadratic"
     assert compose_config("train", []).model.policy == "squashed_gaussian"  # the main job's game is bounded
 
 
@@ -231,3 +232,18 @@ def test_a_short_run_writes_exact_metrics(tmp_path, capsys):
     for key in ("mean_error", "cov_error", "relative_exploitability", "leader_gap", "theta_1"):
         assert math.isfinite(final[key]), key
     assert final["iteration"] == 200 and (run_dir / "convergence.png").exists()
+
+
+def test_the_quadratic_critic_adds_every_pair_of_features():
+    from deep_smfg.modules.critics import QuadraticMLPCritic
+
+    critic = QuadraticMLPCritic(BoxFeatures(torch.tensor([-1.0, -1.0]), torch.tensor([1.0, 1.0])), [8])
+    with torch.no_grad():
+        critic.net[-1].weight.zero_()
+        critic.net[-1].bias.zero_()
+        # [f1, f2, f1 f1, f1 f2, f2 f2]
+        critic.quadratic.weight.copy_(torch.tensor([[0.5, -1.0, 2.0, 3.0, -4.0]]))
+    x = torch.tensor([[0.3, -0.7], [1.0, 0.5]])
+    f1, f2 = x[:, 0], x[:, 1]
+    want = 0.5 * f1 - f2 + 2 * f1**2 + 3 * f1 * f2 - 4 * f2**2
+    assert torch.allclose(critic(x), want, atol=1e-6)

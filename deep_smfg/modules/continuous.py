@@ -21,13 +21,14 @@ import torch
 from torch import nn
 
 from ..games.continuous import ContinuousGame
-from .critics import MLPCritic
+from .critics import MLPCritic, QuadraticMLPCritic
 from .features import BoxFeatures
 from .mean_field import GaussianMeanField
 from .mixture_mean_field import MixtureMeanField
 from .policies import GaussianPolicy, SquashedGaussianPolicy
 
 POLICIES = ("squashed_gaussian", "gaussian")
+CRITICS = {"mlp": MLPCritic, "mlp_quadratic": QuadraticMLPCritic}
 DENSITIES = ("gaussian", "mixture")
 
 
@@ -36,10 +37,10 @@ def continuous_modules(game: ContinuousGame, policy: str = "squashed_gaussian", 
                        components: int = 3) -> tuple[nn.Module, ...]:
     """``(follower, leader, critic_f, critic_l, mean_field)`` for ``game``."""
     unbounded = game.actions_unbounded
-    if policy not in POLICIES or critic != "mlp":
+    if policy not in POLICIES or critic not in CRITICS:
         raise ValueError(f"continuous games need model=squashed_gaussian (bounded actions) or model=gaussian "
-                         f"(unbounded actions: linear_quadratic), with critic mlp; got policy {policy!r}, "
-                         f"critic {critic!r}")
+                         f"(unbounded actions: linear_quadratic), with critic mlp or mlp_quadratic; got policy "
+                         f"{policy!r}, critic {critic!r}")
     if unbounded and policy != "gaussian":
         raise ValueError(f"{game.name} has unbounded actions (its boxes are not constraints): use model=gaussian "
                          f"(an unsquashed Gaussian policy), not policy {policy!r}")
@@ -65,4 +66,5 @@ def continuous_modules(game: ContinuousGame, policy: str = "squashed_gaussian", 
     low, high = game.z_space.tensors(**f32)
     mean_field = (GaussianMeanField((low + high) / 2, (high - low) ** 2 / 12, covariance) if density == "gaussian"
                   else MixtureMeanField(low, high, components))
-    return follower, leader, MLPCritic(features(), list(hidden)), MLPCritic(features(), list(hidden)), mean_field
+    critic_cls = CRITICS[critic]
+    return follower, leader, critic_cls(features(), list(hidden)), critic_cls(features(), list(hidden)), mean_field

@@ -31,6 +31,24 @@ class MLPCritic(nn.Module):
         return self.net(self.features(s)).squeeze(-1)
 
 
+class QuadraticMLPCritic(MLPCritic):
+    """``V(s) = MLP(f) + w'f + sum_{i <= j} W_ij f_i f_j`` with ``f = features(s)``: an MLP beside a quadratic in the
+    features (``model.critic=mlp_quadratic``). The tanh units of an MLP can saturate and leave the critic flat; the
+    quadratic part cannot, and it holds the linear-quadratic game's values exactly (docs/linear_quadratic.md)."""
+
+    def __init__(self, features: nn.Module, hidden: list[int]):
+        super().__init__(features, hidden)
+        d = features.dim
+        self.register_buffer("pairs", torch.triu_indices(d, d))
+        self.quadratic = nn.Linear(d + self.pairs.shape[1], 1, bias=False)
+        nn.init.zeros_(self.quadratic.weight)
+
+    def forward(self, s: Tensor) -> Tensor:
+        f = self.features(s)
+        q = torch.cat([f, f[..., self.pairs[0]] * f[..., self.pairs[1]]], -1)
+        return (self.net(f) + self.quadratic(q)).squeeze(-1)
+
+
 def build_critic(kind: str, n_states: int, hidden=(64, 64), coords=None) -> nn.Module:
     if kind == "tabular":
         return TabularCritic(n_states)
