@@ -1,4 +1,4 @@
-"""A Gaussian-mixture mean-field estimate (``model.mean_field=mixture``; docs/crowd.md, "The mean-field density").
+"""A Gaussian-mixture mean-field estimate (``model.density=mixture``; docs/crowd.md, "The mean-field density").
 
 ``mu = sum_k w_k N(m_k, Sigma_k)`` over ``z in R^d``, ``K`` components with full covariances, kept as its
 **sufficient statistics** ``S0_k = w_k``, ``S1_k = w_k m_k``, ``S2_k = w_k (Sigma_k + m_k m_k')``. AC-SMFG's
@@ -9,8 +9,10 @@ stochastic approximation is online EM (Cappe and Moulines 2009): for a batch ``z
     S1_k <- S1_k + xi (mean_i r_ik z_i - S1_k)
     S2_k <- S2_k + xi (mean_i r_ik z_i z_i' - S2_k)
 
-which is one SGD step (learning rate ``xi``) on ``1/2 sum ||S - target||^2`` with the targets held fixed, the
-Gaussian's update (:class:`~.mean_field.GaussianMeanField`) when ``K = 1``. :meth:`project_` keeps every weight
+which is one SGD step (learning rate ``xi``) on ``1/2 sum ||S - target||^2`` with the targets held fixed. The
+mixture's mean ``sum_k S1_k`` moves exactly as the Gaussian's (:class:`~.mean_field.GaussianMeanField`),
+``m <- m + xi (zbar - m)``; with ``K = 1`` the covariance's update agrees with the Gaussian's to first order in
+``xi``. :meth:`project_` keeps every weight
 ``>= min_weight`` (the weights sum to 1) and every ``Sigma_k`` symmetric with eigenvalues ``>= min_var``.
 
 The components start with equal weights, their means spread evenly along the diagonal of ``z``'s box (cell
