@@ -185,3 +185,13 @@ def test_a_short_run_reports_w2_with_each_density(tmp_path, density):
         assert math.isfinite(final[key]), key
     assert len(summary["learned_mean_field"]["weights"]) == (3 if density == "mixture" else 1)
     assert (run_dir / "mean_field.png").exists() and (run_dir / "convergence.png").exists()
+
+
+def test_the_exploitability_estimate_refuses_a_game_that_reads_the_density():
+    from deep_smfg.cli import compose_config
+    from deep_smfg.config import build_learner
+    from deep_smfg.evaluation.exploitability_estimate import estimate_exploitability
+
+    learner = build_learner(compose_config("train", ["game=crowd"]), make_game("crowd"))
+    with pytest.raises(ValueError, match="reads the mean field's density"):
+        estimate_exploitability(learner, 10)
