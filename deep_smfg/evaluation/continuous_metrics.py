@@ -31,7 +31,7 @@ from ..games.continuous import ContinuousGame, Twin
 from .density_distance import w2_1d
 
 
-def _trajectory(game: ContinuousGame, follower: nn.Module, leader: nn.Module, m: Tensor, n_chains: int, steps: int,
+def trajectory(game: ContinuousGame, follower: nn.Module, leader: nn.Module, m: Tensor, n_chains: int, steps: int,
                 seed: int):
     """Yield ``(t, s, u, a, b)`` along ``n_chains`` chains from ``rho`` under ``(pi, phi)`` at mean ``m``."""
     gen = torch.Generator(device=m.device).manual_seed(seed)
@@ -54,7 +54,7 @@ def rollout_return_chains(game: ContinuousGame, follower: nn.Module, leader: nn.
     m = m.detach()
     j_f = torch.zeros(n_chains, dtype=m.dtype, device=m.device)
     j_l = torch.zeros_like(j_f)
-    for t, s, u, a, b in _trajectory(game, follower, leader, m, n_chains, horizon, seed):
+    for t, s, u, a, b in trajectory(game, follower, leader, m, n_chains, horizon, seed):
         disc = game.gamma**t
         j_f += disc * (game.follower_reward(s, a, b, m, log_density) - game.tau * follower.log_prob(s, u))
         j_l += disc * game.reward_l(s, a, b, m)
@@ -75,7 +75,7 @@ def stationary_contributions(game: ContinuousGame, follower: nn.Module, leader: 
                              n_chains: int = 2048, burn_in: int = 100, steps: int = 100, seed: int = 0) -> list[Tensor]:
     """``z = g(s, a, b)`` on the stationary chain of ``(pi, phi)`` at mean ``m``: one ``[n_chains, dz]`` draw per
     period after ``burn_in`` periods from ``rho``."""
-    chain = _trajectory(game, follower, leader, m.detach(), n_chains, burn_in + steps, seed)
+    chain = trajectory(game, follower, leader, m.detach(), n_chains, burn_in + steps, seed)
     return [game.contribution(s, a, b) for t, s, _, a, b in chain if t >= burn_in]
 
 
