@@ -40,10 +40,8 @@ class MixtureMeanField(nn.Module):
         centres = (torch.arange(K, dtype=torch.float32)[:, None] + 0.5) / K
         means = low + centres * (high - low)  # [K, d]
         cov = torch.diag(((high - low) / K) ** 2 / 4).expand(K, d, d)
-        w = torch.full((K,), 1.0 / K)
-        self.s0 = nn.Parameter(w)
-        self.s1 = nn.Parameter(w[:, None] * means)
-        self.s2 = nn.Parameter(w[:, None, None] * (cov + means[:, :, None] * means[:, None, :]))
+        self.s0, self.s1, self.s2 = (nn.Parameter(torch.zeros(shape)) for shape in ((K,), (K, d), (K, d, d)))
+        self._set(torch.full((K,), 1.0 / K), means, cov)
 
     def components(self) -> tuple[Tensor, Tensor, Tensor]:
         """``(w [K], m [K, d], Sigma [K, d, d])`` from the sufficient statistics."""
