@@ -149,6 +149,16 @@ def test_the_crowd_twin_equilibrium_is_symmetric_bimodal_and_grid_converged():
     assert float((right[1] * right[0]).sum()) > 0.2
 
 
+def test_train_picks_the_mixture_for_the_crowd_and_the_quadratic_critic_for_lq():
+    from deep_smfg.cli import compose_config
+
+    for game in ("crowd", "crowd_2d"):
+        model = compose_config("train", [f"game={game}"]).model
+        assert (model.policy, model.critic, model.density) == ("gaussian", "mlp", "mixture")
+    assert compose_config("train", ["game=crowd", "model.density=gaussian"]).model.density == "gaussian"
+    assert compose_config("train", ["game=crowd_2d"]).algo.n_envs == 256  # the 1-D preset, included
+
+
 def test_refusals():
     game = make_game("crowd")
     x = torch.zeros(4, 1)

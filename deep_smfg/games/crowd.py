@@ -1,9 +1,10 @@
 """A two-room crowd: a continuous game whose follower reward reads the mean field's *density* (docs/crowd.md).
 
 * State ``x in [-box, box]^d`` (``dim`` 1 or 2; the rooms' outer walls), follower action ``a in R^d``,
-  **unbounded** (``model=gaussian``): ``x' = clip(x + a + sigma eps, -box, box)``, ``eps ~ N(0, I)``; the transition
-  does not read the mean field. The clip is the twin's too (its interpolation clamps at the grid's ends); without
-  it, a policy that pushes outward beyond the box sends the population off (two of the first runs diverged).
+  **unbounded** (``model=gaussian_mixture``): ``x' = clip(x + a + sigma eps, -box, box)``, ``eps ~ N(0, I)``; the
+  transition does not read the mean field. The clip is the twin's too (its interpolation clamps at the grid's
+  ends); without it, a policy that pushes outward beyond the box sends the population off (two of the first runs
+  diverged).
 * Follower reward ``-V(x) - c |a|^2 / 2 + b x_1 - K log p_mu(x)``:
 
   - the confining cost ``V(x) = wall (x_1^2 - 1)^2 + spring x_2^4``: two rooms, around ``x_1 = -1`` and
@@ -131,4 +132,4 @@ def axis_game(game: ContinuousGame, axis: int) -> ContinuousGame:
 
 
 GAME = make_crowd  # the registry (deep_smfg/games/__init__.py) finds games by this name
-MODEL = "gaussian"  # unbounded actions: unsquashed Gaussian policies, the state-independent leader
+MODEL = "gaussian_mixture"  # unbounded actions (unsquashed Gaussian policies) and a mixture: the density is read
