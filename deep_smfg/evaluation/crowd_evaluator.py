@@ -37,7 +37,7 @@ DAMPING = 0.05  # the damped fixed point converges on the crowd's twin at 0.05, 
 class CrowdEvaluator:
     prefix = "estimated"
     progress = (("W2", "density_w2"), ("fit", "fit_w2"), ("theta", "theta"))
-    watch = {"density_w2": "lower"}
+    watch = {"density_w2": "lower", "fit_w2": "lower"}
 
     def __init__(self, game: ContinuousGame, seed: int, n_states: int = 101, n_actions: int = 41):
         self.game, self.seed, self.dim = game, seed, game.state_space.dim
