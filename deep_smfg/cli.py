@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+import traceback
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -23,8 +24,8 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from . import sweep
-from .config import ConfigError
+from . import schema, sweep
+from .config import ConfigError, RunEnded
 from .games import GameDefinitionError, default_model, game_parameters, is_continuous
 
 CONFIG_DIR_ENV = "DEEP_SMFG_CONFIG_DIR"
@@ -79,13 +80,20 @@ def compose_config(command: str, overrides: list[str]) -> DictConfig:
             extra = [f"{g}={v}" for g, v in defaults.items() if g not in chosen]
             if extra:
                 cfg = _compose(command, extra + overrides)
-        return cfg
     except (HydraException, OmegaConfBaseException) as exc:
         raise ConfigError(_explain(exc, command, overrides)) from exc
+    schema.validate(command, cfg)  # every key's type and range (docs/reliability.md)
+    return cfg
 
 
 def _explain(exc: Exception, command: str, overrides: list[str]) -> str:
     msg = str(exc)
+    odd = [ov for ov in overrides if not ov.isascii() or " " in ov]
+    if odd and ("LexerNoViableAlt" in msg or "token recognition" in msg or "mismatched input" in msg
+                or "no viable alternative" in msg):
+        key, _, value = odd[0].partition("=")
+        return (f"{odd[0]!r} cannot be read as key=value: a value with spaces or non-ASCII characters must be "
+                f"quoted for Hydra, inside the shell's quotes: \"{key}='{value}'\"")
     for ov in overrides:
         key = ov.lstrip("+~").split("=", 1)[0]
         if f"Could not override '{key}'" not in msg and not ("not in struct" in msg and key in msg):
@@ -185,6 +193,13 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, GameDefinitionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except RunEnded as exc:  # interrupted or diverged: summary.json says so
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.code
+    except Exception as exc:  # a failure: the traceback for a bug report, then one line (summary.json: failed)
+        traceback.print_exc()
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     print(summary_line)
     return 0
 

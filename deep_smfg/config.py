@@ -1,4 +1,4 @@
-"""What the command-line jobs share: the config error type, dtype names, and the game node's split."""
+"""What the command-line jobs share: the error types, dtype names, and the game node's split."""
 
 from __future__ import annotations
 
@@ -12,7 +12,16 @@ DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
 class ConfigError(ValueError):
-    """A bad command line or config value."""
+    """A bad command line or config value (the CLI exits with 2, nothing written)."""
+
+
+class RunEnded(Exception):
+    """A run that ended without completing (interrupted, diverged): its summary.json says ``status``; the CLI
+    prints the message as its ``error:`` line and exits with ``code``."""
+
+    def __init__(self, message: str, status: str, code: int):
+        super().__init__(message)
+        self.status, self.code = status, code
 
 
 def dtype_of(name: str) -> torch.dtype:

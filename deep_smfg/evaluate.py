@@ -1,6 +1,7 @@
 """``deep-smfg evaluate run_dir=RUN``: a finished run's learned policies in populations of ``n`` players.
 
-Reads the run's ``config.yaml`` and checkpoint, rebuilds its game and learner, and runs
+Reads the run's ``config.yaml`` and its newest checkpoint by iteration (which must be the iteration its
+``summary.json`` reports; a corrupt file is named), rebuilds its game and learner, and runs
 :func:`deep_smfg.evaluation.n_player.evaluate_n_players` on the learned follower and leader tables (finite games)
 or :func:`deep_smfg.evaluation.n_player_continuous.evaluate_n_players_continuous` on the learned modules. Writes
 ``<run_dir>/n_player/``: ``n_player.csv`` (one row per ``n``), ``summary.json`` (the rows, the mean-field
@@ -10,13 +11,17 @@ the device the run trained on (``device=auto``), or the one asked for.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
+import yaml
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
+from .checkpoints import checkpoint_iteration, newest_checkpoint
 from .config import ConfigError, build_learner, game_kwargs
 from .evaluation.n_player import check_settings, evaluate_n_players
 from .evaluation.n_player_continuous import evaluate_n_players_continuous
@@ -24,6 +29,8 @@ from .evaluation.n_player_plot import plot_n_player
 from .games import FiniteGame, make_game
 from .modules.policies import policy_table
 from .run_folder import write_csv, write_summary
+from .run_lock import RunLock
+from .schema import validate
 
 
 def _checked(cfg: DictConfig):
@@ -33,10 +40,13 @@ def _checked(cfg: DictConfig):
         raise ConfigError(f"{run_dir} is not a run folder (no config.yaml): pass run_dir=<a deep-smfg train run>")
     if not (run_dir / "summary.json").is_file():
         raise ConfigError(f"{run_dir} holds no finished run (no summary.json): evaluate after the run ends")
-    ckpt_path = Path(cfg.checkpoint) if cfg.checkpoint else run_dir / "checkpoints" / "last.ckpt"
-    if not ckpt_path.is_file():
-        raise ConfigError(f"no checkpoint at {ckpt_path}")
-    run_cfg = OmegaConf.load(run_dir / "config.yaml")
+    ckpt_path = _checkpoint(cfg, run_dir)
+    try:
+        run_cfg = OmegaConf.load(run_dir / "config.yaml")
+        validate("train", run_cfg, devices=False)
+    except (ConfigError, OmegaConfBaseException, ValueError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{run_dir / 'config.yaml'} is not a readable train config ({exc}): the run folder is "
+                          f"damaged") from exc
     name, params = game_kwargs(run_cfg.game)
     game = make_game(name, **params)
     n_players = [int(n) for n in cfg.n_players] if OmegaConf.is_list(cfg.n_players) else [int(cfg.n_players)]
@@ -52,6 +62,31 @@ def _checked(cfg: DictConfig):
         raise ConfigError(f"the checkpoint {ckpt_path} does not fit the run's game {name} (was it written for "
                           f"another game or model?): {str(exc).splitlines()[0]}") from exc
     return game, learner.to(_device(str(cfg.device), run_cfg)), n_players, run_dir / "n_player"
+
+
+def _checkpoint(cfg: DictConfig, run_dir: Path) -> Path:
+    """``checkpoint=``, or the run's newest checkpoint by iteration; it must hold the iteration the summary reports."""
+    if cfg.checkpoint:
+        path = Path(cfg.checkpoint)
+        if not path.is_file():
+            raise ConfigError(f"checkpoint={path}: no such file")
+        checkpoint_iteration(path)  # readable, or named as corrupt
+        return path
+    newest = newest_checkpoint(run_dir / "checkpoints")
+    if newest is None:
+        raise ConfigError(f"{run_dir} holds no checkpoint (checkpoints/ is empty or missing)")
+    iteration, path = newest
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text())
+    except ValueError as exc:
+        raise ConfigError(f"{run_dir / 'summary.json'} is not readable JSON: the run folder is damaged") from exc
+    if summary.get("status", "completed") != "completed":
+        raise ConfigError(f"{run_dir} holds a run that did not complete (status {summary['status']}: "
+                          f"{summary.get('error', '')}); resume it first, or pass checkpoint=<path>")
+    if "iterations" in summary and int(summary["iterations"]) != iteration:
+        raise ConfigError(f"{run_dir}: summary.json reports iteration {summary['iterations']} but the newest "
+                          f"checkpoint {path.name} holds iteration {iteration}; pass checkpoint=<path> to choose")
+    return path
 
 
 def _device(wanted: str, run_cfg: DictConfig) -> torch.device:
@@ -72,6 +107,14 @@ def check_config(cfg: DictConfig) -> None:
 
 def run_evaluate(cfg: DictConfig) -> str:
     game, learner, n_players, out = _checked(cfg)
+    lock = RunLock.acquire(Path(cfg.run_dir), "deep-smfg evaluate", bool(cfg.break_lock))
+    try:
+        return _evaluate(cfg, game, learner, n_players, out)
+    finally:
+        lock.release()
+
+
+def _evaluate(cfg: DictConfig, game, learner, n_players: list[int], out: Path) -> str:
     torch.set_num_threads(int(cfg.threads))
     t0 = time.perf_counter()
     device = next(learner.parameters()).device

@@ -17,7 +17,7 @@ from . import exact
 from .config import ConfigError, dtype_of, game_kwargs, locate
 from .evaluation.plots import plot_curves, plot_mean_field, plot_solver_convergence
 from .games import GAMES, FiniteGame, make_game
-from .run_folder import make_run_dir, write_history, write_summary
+from .run_folder import claimed_run_dir, write_config, write_history, write_summary
 from .solvers import Solver, run_solver
 from .solvers.base import default_tols
 
@@ -71,7 +71,13 @@ def check_config(cfg: DictConfig) -> None:
 def run_solve(cfg: DictConfig) -> str:
     name, game, dtype, solver, loop = _checked(cfg)
     torch.set_num_threads(int(cfg.threads))
-    run_dir = make_run_dir(cfg, "solve", name)
+    with claimed_run_dir(cfg, "solve", name) as run_dir:
+        write_config(run_dir, cfg)
+        return _solve(cfg, name, game, dtype, solver, loop, run_dir)
+
+
+def _solve(cfg: DictConfig, name: str, game: FiniteGame, dtype: torch.dtype, solver: Solver, loop: dict,
+           run_dir) -> str:
 
     phi = game.uniform_leader(dtype)
     run = run_solver(solver, game, phi, loop["max_iter"], tol=loop["tol"], mean_field_tol=loop["mean_field_tol"],

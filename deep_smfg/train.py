@@ -14,24 +14,30 @@ import math
 import os
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
-from omegaconf import DictConfig, OmegaConf
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 
 from . import quiet
-from .config import ConfigError, build_learner, dtype_of, game_kwargs
+from .checkpoints import RunCheckpoint, newest_checkpoint
+from .config import ConfigError, RunEnded, build_learner, dtype_of, game_kwargs
 from .evaluation import EvaluationCallback, make_evaluator
 from .evaluation.callbacks import regressions
 from .games import make_game
-from .run_folder import make_run_dir, write_summary
+from .learners import DivergenceError
+from .loggers import make_loggers
+from .resume import ResumePlan, plan_resume
+from .run_folder import claimed_run_dir, read_parts, record_part, write_config, write_summary
+from .run_lock import release_lock
+from .signals import Signals
 
 ENV_RUN_DIR = "DEEP_SMFG_RUN_DIR"
 PRECISION = {"float32": "32-true", "float64": "64-true"}
-LOGGERS = ("wandb", "csv", "none")
 
 
 def _checked(cfg: DictConfig):
@@ -47,8 +53,6 @@ def _checked(cfg: DictConfig):
         if algo[key] % algo.iterations_per_step:
             raise ConfigError(f"algo.{key}={algo[key]} must be a multiple of algo.iterations_per_step="
                               f"{algo.iterations_per_step} (the iterations of one training step)")
-    if cfg.logger.kind not in LOGGERS:
-        raise ConfigError(f"logger.kind must be one of {', '.join(LOGGERS)}, got {cfg.logger.kind!r}")
     if cfg.resume == "last" and not cfg.run_dir:
         raise ConfigError("resume=last needs run_dir=<the interrupted run's folder>")
     return game, build_learner(cfg, game)
@@ -59,59 +63,70 @@ def check_config(cfg: DictConfig) -> None:
     _checked(cfg)
 
 
-def make_loggers(cfg: DictConfig, run_dir: Path) -> list:
-    kind = cfg.logger.kind
-    if kind == "wandb":
-        from lightning.pytorch.loggers import WandbLogger
-
-        os.environ.setdefault("WANDB_SILENT", "true")
-        logger = WandbLogger(project=cfg.logger.project, save_dir=str(run_dir), mode=cfg.logger.mode,
-                             name=run_dir.name, config=OmegaConf.to_container(cfg, resolve=True))
-        quiet.drop_wandb_anonymous(logger)
-        return [logger]
-    if kind == "csv":
-        from lightning.pytorch.loggers import CSVLogger
-
-        return [CSVLogger(save_dir=str(run_dir), name="csv", version="")]
-    return []
-
-
 def run_train(cfg: DictConfig) -> str:
     quiet.install()
     torch.set_num_threads(int(cfg.threads))
-    is_child = ENV_RUN_DIR in os.environ and "LOCAL_RANK" in os.environ
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    game, learner = _checked(cfg)  # before the reference answer is computed and before anything is written
-    evaluator = make_evaluator(game, cfg)
+    game, learner = _checked(cfg)  # before anything is computed or written
     if cfg.dtype == "float64":
         learner = learner.double()
-    if is_child:
-        run_dir = Path(os.environ[ENV_RUN_DIR])
-    else:
-        run_dir = make_run_dir(cfg, "train", game.name)
+    if ENV_RUN_DIR in os.environ and "LOCAL_RANK" in os.environ:  # a DDP rank > 0: the parent claimed the folder
+        return _fit(cfg, learner, make_evaluator(game, cfg), Path(os.environ[ENV_RUN_DIR]), None, Signals())
+    with Signals() as signals, claimed_run_dir(cfg, "train", game.name, resuming=bool(cfg.resume)) as run_dir:
+        signals.on_exit = lambda message: release_lock(run_dir)
+        plan = plan_resume(run_dir, cfg)
+        part = {"part": len(read_parts(run_dir)), "started": datetime.now().isoformat(timespec="seconds"),
+                "from_iteration": plan.iteration, "checkpoint": plan.checkpoint and plan.checkpoint.name,
+                "changed": plan.changed}
+        evaluator = make_evaluator(game, cfg)  # the reference answer: after every check
+        write_config(run_dir, cfg)
+        record_part(run_dir, part)
         os.environ[ENV_RUN_DIR] = str(run_dir.resolve())
-    ckpt_path = None
-    if cfg.resume:
-        ckpt_path = run_dir / "checkpoints" / "last.ckpt" if cfg.resume == "last" else Path(cfg.resume)
-        if not ckpt_path.exists():
-            raise ConfigError(f"no checkpoint to resume from at {ckpt_path}")
 
+        def ended(message: str, status: str) -> None:
+            write_summary(run_dir, {"game": game.name, "error": message, "run_dir": str(run_dir),
+                                    "parts": read_parts(run_dir)}, status)
+
+        signals.on_exit = lambda message: (ended(message, "interrupted"), release_lock(run_dir))
+        try:
+            return _fit(cfg, learner, evaluator, run_dir, plan, signals)
+        except RunEnded as exc:
+            ended(str(exc), exc.status)
+            raise
+        except Exception as exc:
+            ended(f"{type(exc).__name__}: {exc}", "failed")
+            raise
+
+
+def _fit(cfg: DictConfig, learner, evaluator, run_dir: Path, plan: ResumePlan | None, signals: Signals) -> str:
+    """Train (resuming per ``plan``; None: a DDP rank > 0, which follows rank 0's checkpoint), then the report."""
     algo = cfg.algo
     steps_per_epoch = algo.checkpoint_every // algo.iterations_per_step
     learner.max_iterations = int(algo.iterations)
-    checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", save_last=True, save_top_k=1, every_n_epochs=1)
+    checkpoint = RunCheckpoint(run_dir / "checkpoints")
     evaluation = EvaluationCallback(evaluator, int(algo.eval_every))
+    ckpt_path = plan.checkpoint if plan is not None else _rank0_checkpoint(cfg, run_dir)
     trainer = L.Trainer(
         accelerator=cfg.trainer.accelerator, devices=cfg.trainer.devices, strategy=cfg.trainer.strategy,
         max_epochs=math.ceil(algo.iterations / algo.checkpoint_every), precision=PRECISION[cfg.dtype],
-        logger=make_loggers(cfg, run_dir) or False, use_distributed_sampler=False,
-        enable_progress_bar=bool(cfg.progress_bar), enable_model_summary=False, log_every_n_steps=1,
-        default_root_dir=str(run_dir), num_sanity_val_steps=0,
+        logger=make_loggers(cfg, run_dir, plan.logged_steps if plan is not None else None) or False,
+        use_distributed_sampler=False, enable_progress_bar=bool(cfg.progress_bar), enable_model_summary=False,
+        log_every_n_steps=1, default_root_dir=str(run_dir), num_sanity_val_steps=0,
         callbacks=[checkpoint, evaluation],
     )
     evaluation.world = trainer.world_size
     t0 = time.perf_counter()
-    trainer.fit(learner, DataLoader(range(steps_per_epoch), batch_size=None), ckpt_path=ckpt_path)
+    signals.in_fit = True
+    try:
+        trainer.fit(learner, DataLoader(range(steps_per_epoch), batch_size=None), ckpt_path=ckpt_path)
+    except SIGTERMException as exc:
+        raise signals.ended(run_dir, int(learner.iteration), checkpoint.last_model_path) from exc
+    except DivergenceError as exc:
+        raise RunEnded(str(exc), "diverged", 1) from exc
+    finally:
+        signals.in_fit = False
+    if signals.signum is not None:  # a signal as the fit was ending: the state is saved, the report is left
+        raise signals.ended(run_dir, int(learner.iteration), checkpoint.last_model_path)
     seconds = time.perf_counter() - t0
     rank = trainer.global_rank
     if trainer.world_size > 1:
@@ -121,6 +136,13 @@ def run_train(cfg: DictConfig) -> str:
     summary = evaluator.report(learner, evaluation.history, run_dir, seconds, trainer.world_size)
     summary["warnings"] = regressions(evaluation.history, evaluator.watch)
     summary["run_dir"] = str(run_dir)
+    summary["parts"] = read_parts(run_dir)
     for warning in summary["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
     return write_summary(run_dir, summary)
+
+
+def _rank0_checkpoint(cfg: DictConfig, run_dir: Path) -> Path | None:
+    """A DDP rank > 0 resumes from the checkpoint rank 0 chose (rank 0 has checked it)."""
+    newest = newest_checkpoint(run_dir / "checkpoints") if cfg.resume == "last" else None
+    return newest[1] if newest else (Path(cfg.resume) if cfg.resume and cfg.resume != "last" else None)

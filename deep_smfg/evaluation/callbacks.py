@@ -4,7 +4,8 @@ Every ``every`` iterations (and at iteration 0) the callback asks the evaluator 
 learner's current modules, records them with ``iteration``, ``samples`` and ``wall_time`` in
 :attr:`EvaluationCallback.history` (saved in checkpoints), logs them under ``<prefix>/`` and shows the
 evaluator's short names on the progress bar. A run whose watched metrics end worse than they started is
-flagged: ``worse=1`` on the progress bar while it lasts, and in the summary's ``warnings``.
+flagged: ``worse=1`` on the progress bar while it lasts, and in the summary's ``warnings``. An exact solver that
+fails on the learned policies (:data:`~deep_smfg.exact.SOLVER_FAILURES`) ends the run as diverged.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from pathlib import Path
 from typing import Protocol
 
 from lightning.pytorch.callbacks import Callback
+
+from ..exact import SOLVER_FAILURES
+from ..learners.base import DivergenceError
 
 
 class Evaluator(Protocol):
@@ -55,8 +59,13 @@ class EvaluationCallback(Callback):
         return self._wall_offset + (time.perf_counter() - self._t0 if self._t0 is not None else 0.0)
 
     def evaluate(self, learner, log: bool = True) -> dict[str, float]:
-        metrics = self.evaluator.evaluate(learner)
         k = int(learner.iteration)
+        try:
+            metrics = self.evaluator.evaluate(learner)
+        except SOLVER_FAILURES as exc:
+            raise DivergenceError(f"evaluation at iteration {k} failed ({type(exc).__name__}: "
+                                  f"{str(exc).splitlines()[0]}): the learned policies have likely diverged; "
+                                  f"{learner.last_checkpoint_note()}") from exc
         metrics.update(iteration=k, samples=k * learner.samples_per_iteration * self.world, wall_time=self.wall_time())
         self.history.append(metrics)
         if log:

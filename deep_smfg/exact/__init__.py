@@ -1,5 +1,7 @@
 """Ground truth for finite games: pure tensor code, differentiable, float32 or float64."""
 
+import torch
+
 from .equilibrium import (
     Equilibrium,
     EquilibriumNotConverged,
@@ -11,6 +13,7 @@ from .equilibrium import (
 )
 from .exploitability import follower_exploitability, follower_return, mean_field_error, quality
 from .leader_optimum import LeaderOptimum, reference_leader_optimum
+from .linear_quadratic import LQSingularError
 from .markov import StationaryDistributionError, discounted_value, state_kernel, state_reward, stationary_distribution
 from .soft_bellman import SoftValues, mirror_step, soft_best_response, soft_policy_evaluation
 from .stackelberg import (
@@ -23,10 +26,15 @@ from .stackelberg import (
     stackelberg_gradient,
 )
 
+# what an exact solver raises when the policies it is given make it fail (a learner that has diverged, say)
+SOLVER_FAILURES = (StationaryDistributionError, EquilibriumNotConverged, LQSingularError, torch.linalg.LinAlgError)
+
 __all__ = [
     "Equilibrium",
     "EquilibriumNotConverged",
+    "LQSingularError",
     "LeaderOptimum",
+    "SOLVER_FAILURES",
     "SoftValues",
     "StackelbergGradient",
     "StationaryDistributionError",

@@ -11,12 +11,12 @@
 
 from .ac_smfg import ACSMFG
 from .adage import ADAGE
-from .base import NonFiniteError, SampledLearner
+from .base import DivergenceError, NonFiniteError, SampledLearner
 from .cui_koeppl import CuiKoeppl
 from .kinds import ModelSpec, Transition
 from .mf_trpo import SampledMFTRPO
 from .one_by_one import OneByOne
 from .schedules import PowerSchedule
 
-__all__ = ["ACSMFG", "ADAGE", "CuiKoeppl", "ModelSpec", "NonFiniteError", "OneByOne", "PowerSchedule",
-           "SampledLearner", "SampledMFTRPO", "Transition"]
+__all__ = ["ACSMFG", "ADAGE", "CuiKoeppl", "DivergenceError", "ModelSpec", "NonFiniteError", "OneByOne",
+           "PowerSchedule", "SampledLearner", "SampledMFTRPO", "Transition"]

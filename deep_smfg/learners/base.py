@@ -35,7 +35,11 @@ from .kinds import ModelSpec, Transition, kind_of
 from .schedules import PowerSchedule, as_schedule
 
 
-class NonFiniteError(RuntimeError):
+class DivergenceError(RuntimeError):
+    """A run diverged: a non-finite value, or an exact solver that fails on the learned policies."""
+
+
+class NonFiniteError(DivergenceError):
     """A loss or parameter became NaN or infinite."""
 
 
@@ -149,10 +153,14 @@ class SampledLearner(L.LightningModule):
         for _ in range(iterations):
             self.one_iteration()
 
-    def _nonfinite_message(self, k: int, values: dict[str, float]) -> str:
+    def last_checkpoint_note(self) -> str:
+        """Where the last good state is, in words (for the errors that end a diverged run)."""
         callback = self._trainer.checkpoint_callback if self._trainer is not None else None
         ckpt = (callback.last_model_path if callback is not None else "") or "none saved yet"
-        return f"non-finite loss at iteration {k}: {values}; stopping. The last good checkpoint: {ckpt}"
+        return f"the last good checkpoint: {ckpt}"
+
+    def _nonfinite_message(self, k: int, values: dict[str, float]) -> str:
+        return f"non-finite loss at iteration {k}: {values}; stopping; {self.last_checkpoint_note()}"
 
     # ----- under a Trainer -------------------------------------------------------------------------
     def on_train_batch_start(self, batch, batch_idx) -> int | None:
