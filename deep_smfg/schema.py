@@ -125,7 +125,7 @@ TRAIN: dict[str, Spec] = {
     "algo.inner_per_outer": Int(1), "algo.leader_temperature": Num(0),
     # model/
     "model.policy": STR, "model.critic": STR,  # the modules list the valid kinds for the game at hand
-    "model.hidden": Spec("ints"), "model.init_log_std": Num(-20, 20),
+    "model.hidden": Spec("ints", 1), "model.init_log_std": Num(-20, 20),
     "model.covariance": Spec(str, choices=("diag", "full")),
     "model.density": Spec(str, choices=("gaussian", "mixture")),
     "model.components": Int(1),
@@ -149,7 +149,7 @@ SOLVE: dict[str, Spec] = {
 
 EVALUATE: dict[str, Spec] = {
     "run_dir": Spec(str, required=True), "checkpoint": PATH, "n_players": Spec("int_or_ints", 1),
-    "games": Int(1), "max_players": Int(1), "ghosts": Int(2), "periods": Int(1), "samples": Int(1),
+    "games": Int(2), "max_players": Int(1), "ghosts": Int(1), "periods": Int(1), "samples": Int(1),
     "best_response_iterations": Int(0), "seed": SEED, "device": STR, "threads": THREADS, "break_lock": BOOL,
 }
 

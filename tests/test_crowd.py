@@ -171,8 +171,8 @@ def test_refusals():
 
 
 @pytest.mark.parametrize("args, message", [
-    (["game=crowd", "model.density=kde"], "model.density must be one of gaussian, mixture"),
-    (["game=crowd", "model.density=mixture", "model.components=0"], "model.components must be >= 1"),
+    (["game=crowd", "model.density=kde"], "model.density='kde': must be one of gaussian, mixture"),
+    (["game=crowd", "model.density=mixture", "model.components=0"], "model.components=0: must be an integer >= 1"),
     (["game=four_rooms", "++model.density=mixture"], "model.density='mixture' is for continuous games"),
     (["game=crowd", "algo=ac_smfg_continuous_total"], "total_sampled"),
 ])

@@ -129,8 +129,8 @@ def test_fictitious_play_s_average_policy_induces_its_average_mean_field():
     "args, message",
     [
         (["solver=mf_trpo", "solver.eta=0.1"], "eta must be >= tau / 2 = 0.25"),
-        (["solver=mf_trpo", "solver.population_step=0"], "population_step must lie in (0, 1]"),
-        (["solver=mf_trpo", "solver.kernel_power=0"], "must be >= 1"),
+        (["solver=mf_trpo", "solver.population_step=0"], "solver.population_step=0: must be a number in (0, 1]"),
+        (["solver=mf_trpo", "solver.kernel_power=0"], "solver.kernel_power=0: must be an integer >= 1"),
         (["solver=mirror_descent", "solver.learning_rate=3"], "learning_rate must be <= 1 / tau = 2"),
         (["solver=fictitious_play", "+solver.damping=0.5"], "takes no arguments"),
     ],

@@ -105,7 +105,7 @@ def test_evaluate_writes_its_folder(finished_runs, capsys):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["n_players=[0,10]"], "n_players must be a non-empty list of integers >= 1"),
+        (["n_players=[0,10]"], "n_players=[0, 10]: must be an integer or a list of integers >= 1"),
         (["periods=10"], "periods must be >= the return horizon"),
         (["checkpoint=OTHER"], "does not fit the run's game equilibrium_pricing"),
         (["device=tpu"], "device must be auto, cpu, cuda or cuda:<index>"),

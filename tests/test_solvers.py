@@ -168,9 +168,9 @@ def test_a_solve_that_does_not_converge_says_so(tmp_path, capsys):
     "args, message",
     [
         (["solver=nope"], "damped_fixed_point"),  # Hydra lists the available solver configs
-        (["solver.damping=2"], "damping must lie in (0, 1], got 2"),
+        (["solver.damping=2"], "solver.damping=2: must be a number in (0, 1]"),
         (["+solver.foo=1"], "unexpected keyword argument 'foo'"),
-        (["solver.record_every=0"], "must be >= 1"),
+        (["solver.record_every=0"], "solver.record_every=0: must be an integer >= 1"),
         (["solver._target_=deep_smfg.exact.Equilibrium"], "is not a deep_smfg.solvers.Solver"),
         (["solver._target_=deep_smfg.solvers.Nope"], "names nothing importable"),
     ],
