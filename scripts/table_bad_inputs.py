@@ -1,0 +1,52 @@
+"""The bad-input table of docs/reliability.md: each row of tests/test_bad_inputs.py run, with its error line.
+
+    python scripts/table_bad_inputs.py > /tmp/table.md
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from test_bad_inputs import BAD, TINY, damage  # noqa: E402
+
+from deep_smfg import cli  # noqa: E402
+
+
+def main() -> None:
+    os.environ["WANDB_MODE"] = "disabled"
+    base = Path(tempfile.mkdtemp(prefix="deep_smfg_bad_"))
+    finished = base / "finished"
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert cli.main(["train", *TINY, f"run_dir={finished}"]) == 0
+    print("| # | command | exit | error line |\n| --- | --- | --- | --- |")
+    for i, (args, _) in enumerate(BAD):
+        case = base / f"case{i}"
+        case.mkdir()
+        run, out, file = case / "run", case / "out", case / "plain.txt"
+        shutil.copytree(finished, run)
+        file.write_text("x\n")
+        for arg in args:
+            if arg.startswith("damage="):
+                damage(run, arg.split("=", 1)[1])
+        shown = " ".join(a for a in args if a not in TINY)
+        argv = [a.format(run=run, out=out, file=file) for a in args if not a.startswith("damage=")]
+        err = io.StringIO()
+        os.chdir(case)
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+            code = cli.main(argv)
+        line = next((x for x in err.getvalue().splitlines() if x.startswith("error: ")), "")
+        line = line.replace(str(case), "…").replace("|", "\\|")
+        if len(line) > 200:
+            line = line[:200] + " …"
+        print(f"| {i + 1} | `deep-smfg {shown}` | {code} | {line} |")
+
+
+if __name__ == "__main__":
+    main()
