@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import csv
 import os
+import secrets
+import string
 from pathlib import Path
 
 from lightning.pytorch.loggers import CSVLogger
@@ -57,17 +59,22 @@ class AppendingCSVLogger(CSVLogger):
         return self._experiment
 
 
+def new_wandb_id() -> str:
+    """A W&B run id: 8 characters of [a-z0-9], as W&B makes them."""
+    alphabet = string.ascii_lowercase + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(8))
+
+
 def make_loggers(cfg: DictConfig, run_dir: Path, keep_before: int | None) -> list:
     """The loggers of ``cfg.logger``. ``keep_before``: the csv rows of earlier parts kept (those logged before this
     step: the checkpoint's step when resuming, 0 for a new run); None keeps the file as it is (DDP's other ranks)."""
     kind = cfg.logger.kind
     if kind == "wandb":
         from lightning.pytorch.loggers import WandbLogger
-        from wandb.util import generate_id
 
         os.environ.setdefault("WANDB_SILENT", "true")
         id_file = run_dir / WANDB_ID
-        run_id = id_file.read_text().strip() if id_file.is_file() else generate_id()
+        run_id = id_file.read_text().strip() if id_file.is_file() else new_wandb_id()
         id_file.write_text(run_id + "\n")
         logger = WandbLogger(project=cfg.logger.project, save_dir=str(run_dir), mode=cfg.logger.mode,
                              name=run_dir.name, id=run_id, resume="allow",

@@ -3,9 +3,10 @@
 The learner is the class ``cfg.algo._target_`` names (:func:`~deep_smfg.config.build_learner`); evaluation is
 the game kind's evaluator (:func:`~deep_smfg.evaluation.make_evaluator`) run as a callback.
 
-Under ``trainer=ddp_*`` Lightning re-runs this command once per extra rank; the parent passes the run
-folder to the children through the environment, so every rank writes to one folder, and the children read
-the reference answer from the cache the parent wrote (``runs/.cache``).
+Under ``trainer=ddp_*`` Lightning re-runs this command once per extra rank; the parent claims the run folder
+(docs/reliability.md) and passes it, and the checkpoint it resumes from, to the children through the
+environment, so every rank writes to one folder, and the children read the reference answer from the cache the
+parent wrote (``runs/.cache``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 
 from . import quiet
-from .checkpoints import RunCheckpoint, newest_checkpoint
+from .checkpoints import RunCheckpoint
 from .config import ConfigError, RunEnded, build_learner, dtype_of, game_kwargs
 from .evaluation import EvaluationCallback, make_evaluator
 from .evaluation.callbacks import regressions
@@ -37,6 +38,7 @@ from .run_lock import release_lock
 from .signals import Signals
 
 ENV_RUN_DIR = "DEEP_SMFG_RUN_DIR"
+ENV_RESUME_FROM = "DEEP_SMFG_RESUME_FROM"
 PRECISION = {"float32": "32-true", "float64": "64-true"}
 
 
@@ -82,6 +84,7 @@ def run_train(cfg: DictConfig) -> str:
         write_config(run_dir, cfg)
         record_part(run_dir, part)
         os.environ[ENV_RUN_DIR] = str(run_dir.resolve())
+        os.environ[ENV_RESUME_FROM] = str(plan.checkpoint.resolve()) if plan.checkpoint else ""
 
         def ended(message: str, status: str) -> None:
             write_summary(run_dir, {"game": game.name, "error": message, "run_dir": str(run_dir),
@@ -105,7 +108,7 @@ def _fit(cfg: DictConfig, learner, evaluator, run_dir: Path, plan: ResumePlan | 
     learner.max_iterations = int(algo.iterations)
     checkpoint = RunCheckpoint(run_dir / "checkpoints")
     evaluation = EvaluationCallback(evaluator, int(algo.eval_every))
-    ckpt_path = plan.checkpoint if plan is not None else _rank0_checkpoint(cfg, run_dir)
+    ckpt_path = plan.checkpoint if plan is not None else _rank0_checkpoint()
     trainer = L.Trainer(
         accelerator=cfg.trainer.accelerator, devices=cfg.trainer.devices, strategy=cfg.trainer.strategy,
         max_epochs=math.ceil(algo.iterations / algo.checkpoint_every), precision=PRECISION[cfg.dtype],
@@ -142,7 +145,6 @@ def _fit(cfg: DictConfig, learner, evaluator, run_dir: Path, plan: ResumePlan | 
     return write_summary(run_dir, summary)
 
 
-def _rank0_checkpoint(cfg: DictConfig, run_dir: Path) -> Path | None:
-    """A DDP rank > 0 resumes from the checkpoint rank 0 chose (rank 0 has checked it)."""
-    newest = newest_checkpoint(run_dir / "checkpoints") if cfg.resume == "last" else None
-    return newest[1] if newest else (Path(cfg.resume) if cfg.resume and cfg.resume != "last" else None)
+def _rank0_checkpoint() -> Path | None:
+    """A DDP rank > 0 resumes from the checkpoint rank 0 chose and checked (passed in the environment)."""
+    return Path(os.environ[ENV_RESUME_FROM]) if os.environ.get(ENV_RESUME_FROM) else None

@@ -195,3 +195,15 @@ def test_every_summary_carries_its_status(tmp_path, capsys):
     assert cli.main(["solve", "game=congestion_toll", "optimum.n_starts=1", "optimum.n_steps=5",
                      f"run_dir={tmp_path / 'solve'}"]) == 0
     assert json.loads((tmp_path / "solve" / "summary.json").read_text())["status"] == "completed"
+
+
+def test_a_resumed_part_continues_the_same_wandb_run(tmp_path):
+    """Every logger appends on resume: W&B gets the run's id kept in the folder."""
+    from deep_smfg.loggers import make_loggers
+
+    cfg = cli.compose_config("train", ["game=congestion_toll", "logger=wandb", "logger.mode=disabled"])
+    (first,) = make_loggers(cfg, tmp_path, keep_before=0)
+    (second,) = make_loggers(cfg, tmp_path, keep_before=None)
+    run_id = (tmp_path / "wandb_id").read_text().strip()
+    assert len(run_id) == 8 and first._wandb_init["id"] == second._wandb_init["id"] == run_id
+    assert second._wandb_init["resume"] == "allow"
