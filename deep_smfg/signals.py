@@ -22,7 +22,10 @@ SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 class Signals:
-    def __init__(self):
+    """``where``: what the job is doing outside a fit, in the error line."""
+
+    def __init__(self, where: str = "outside training (the reference computation or the report)"):
+        self.where = where
         self.signum: int | None = None
         self.in_fit = False
         self.on_exit: Callable[[str], None] | None = None  # writes the summary and releases the lock
@@ -52,7 +55,7 @@ class Signals:
             if signum == signal.SIGINT and first:
                 os.kill(os.getpid(), signal.SIGTERM)  # Lightning's handler flags it; the loop stops after this step
             return
-        message = f"stopped by {self.name} outside training (the reference computation or the report)"
+        message = f"stopped by {self.name} {self.where}"
         if self.on_exit is not None:
             self.on_exit(message)
         print(f"error: {message}", file=sys.stderr, flush=True)

@@ -18,6 +18,8 @@ from .config import ConfigError, dtype_of, game_kwargs, locate
 from .evaluation.plots import plot_curves, plot_mean_field, plot_solver_convergence
 from .games import GAMES, FiniteGame, make_game
 from .run_folder import claimed_run_dir, write_config, write_history, write_summary
+from .run_lock import release_lock
+from .signals import Signals
 from .solvers import Solver, run_solver
 from .solvers.base import default_tols
 
@@ -71,9 +73,18 @@ def check_config(cfg: DictConfig) -> None:
 def run_solve(cfg: DictConfig) -> str:
     name, game, dtype, solver, loop = _checked(cfg)
     torch.set_num_threads(int(cfg.threads))
-    with claimed_run_dir(cfg, "solve", name) as run_dir:
+    with Signals("while solving") as signals, claimed_run_dir(cfg, "solve", name) as run_dir:
         write_config(run_dir, cfg)
-        return _solve(cfg, name, game, dtype, solver, loop, run_dir)
+
+        def ended(message: str, status: str) -> None:
+            write_summary(run_dir, {"game": name, "error": message, "run_dir": str(run_dir)}, status)
+
+        signals.on_exit = lambda message: (ended(message, "interrupted"), release_lock(run_dir))
+        try:
+            return _solve(cfg, name, game, dtype, solver, loop, run_dir)
+        except Exception as exc:
+            ended(f"{type(exc).__name__}: {exc}", "failed")
+            raise
 
 
 def _solve(cfg: DictConfig, name: str, game: FiniteGame, dtype: torch.dtype, solver: Solver, loop: dict,

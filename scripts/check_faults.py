@@ -1,7 +1,8 @@
 """Fault injection, end to end: the promises of docs/reliability.md, checked with the real command.
 
 For each of six learners, one uninterrupted reference run, then ``--kills`` runs killed with SIGKILL at a random
-moment (uniform between the moment the run folder appears and the reference run's end) and resumed with
+moment (uniform between the moments the reference run wrote its config and its summary: the training, the
+evaluations, the checkpoints and the report) and resumed with
 ``resume=last``: the final state (every tensor of last.ckpt), metrics.csv, the CSV logger's history and the
 summary (less wall times) must equal the reference's. Then the other scenarios: SIGTERM and SIGINT (exit 143 and
 130, ``status: interrupted``, resumed to the reference), two writers at once, a killed run resumed in a moved
@@ -143,8 +144,10 @@ def kill_points(check: Check, name: str, args: list[str], work: Path, kills: int
     while not (ref / "config.yaml").exists() and proc.poll() is None:
         time.sleep(0.05)
     t_folder = time.monotonic() - t0
+    while not (ref / "summary.json").exists() and proc.poll() is None:
+        time.sleep(0.05)
+    t_end = time.monotonic() - t0  # the summary is written: what is left is the interpreter's exit
     proc.wait()
-    t_end = time.monotonic() - t0
     check.exited(["train", name], proc.returncode, ref)
     reference = fingerprint(ref)
     same, landed = 0, []

@@ -207,3 +207,15 @@ def test_a_resumed_part_continues_the_same_wandb_run(tmp_path):
     run_id = (tmp_path / "wandb_id").read_text().strip()
     assert len(run_id) == 8 and first._wandb_init["id"] == second._wandb_init["id"] == run_id
     assert second._wandb_init["resume"] == "allow"
+
+
+def test_solve_stopped_by_sigterm_says_so(tmp_path):
+    run = tmp_path / "solve"
+    proc = spawn(["solve", "game=four_rooms", "optimum.n_starts=50", f"run_dir={run}"], tmp_path)
+    wait_for(lambda: (run / "config.yaml").exists() or proc.poll() is not None)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err[-2000:]
+    assert "error: stopped by SIGTERM while solving" in err
+    assert json.loads((run / "summary.json").read_text())["status"] == "interrupted"
+    assert not (run / LOCK_NAME).exists()
