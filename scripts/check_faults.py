@@ -1,7 +1,7 @@
 """Fault injection, end to end: the promises of docs/reliability.md, checked with the real command.
 
 For each of six learners, one uninterrupted reference run, then ``--kills`` runs killed with SIGKILL at a random
-moment (uniform between the moments the reference run wrote its config and its summary: the training, the
+moment (uniform over the reference run's timeline up to its summary: the start-up, the training, the
 evaluations, the checkpoints and the report) and resumed with
 ``resume=last``: the final state (every tensor of last.ckpt), metrics.csv, the CSV logger's history and the
 summary (less wall times) must equal the reference's. Then the other scenarios: SIGTERM and SIGINT (exit 143 and
@@ -153,9 +153,16 @@ def kill_points(check: Check, name: str, args: list[str], work: Path, kills: int
     same, landed = 0, []
     for i in range(kills):
         folder = work / f"{name.split()[0]}_kill{i}"
-        delay = rng.uniform(t_folder, t_end)
+        # a moment of the reference's timeline; after its config, timed from this run's own config, since
+        # the reference answer (computed before the config is written) is cached after the first run
+        moment = rng.uniform(0, t_end)
         proc = start(["train", *args, *COMMON, f"run_dir={folder}"], work)
-        time.sleep(delay)
+        if moment < t_folder:
+            time.sleep(moment)
+        else:
+            while not (folder / "config.yaml").exists() and proc.poll() is None:
+                time.sleep(0.01)
+            time.sleep(moment - t_folder)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         newest = sorted((folder / "checkpoints").glob("iteration=*.ckpt")) if folder.exists() else []
@@ -166,7 +173,7 @@ def kill_points(check: Check, name: str, args: list[str], work: Path, kills: int
         whole, why_whole = one_run(folder)
         same += ok and whole
         if not (ok and whole):
-            print(f"  kill {i} at {delay:.1f} s: {why}; {why_whole}", flush=True)
+            print(f"  kill {i} at {moment:.1f} s: {why}; {why_whole}", flush=True)
     check.row(f"kill -9 and resume: {name}", same == kills,
               f"{same}/{kills} bit-identical (killed at checkpoints {landed}; run {t_end:.0f} s)")
 
