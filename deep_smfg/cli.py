@@ -159,6 +159,11 @@ def run_sweep(command: str, overrides: list[str], job: Command) -> int:
     results = sweep.run_jobs(jobs, cfgs, job.run)
     print(sweep.write_summary(sweep_dir, results, "deep-smfg " + shlex.join([command, "-m", *overrides])))
     print(f"sweep folder: {sweep_dir}")
+    stopped = [r for r in results if r.code]
+    if stopped:
+        print(f"error: the sweep stopped at job {stopped[0].job.number}: {stopped[0].status}; "
+              f"{len(jobs) - len(results)} jobs did not run", file=sys.stderr)
+        return stopped[0].code
     failed = [r for r in results if not r.ok]
     if failed:
         print(f"error: {len(failed)} of {len(results)} jobs failed (status column of {sweep_dir / 'sweep.csv'})",

@@ -21,7 +21,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from .checkpoints import checkpoint_iteration, newest_checkpoint
+from .checkpoints import newest_checkpoint, read_checkpoint
 from .config import ConfigError, build_learner, game_kwargs
 from .evaluation.n_player import check_settings, evaluate_n_players
 from .evaluation.n_player_continuous import evaluate_n_players_continuous
@@ -70,12 +70,12 @@ def _checkpoint(cfg: DictConfig, run_dir: Path) -> Path:
         path = Path(cfg.checkpoint)
         if not path.is_file():
             raise ConfigError(f"checkpoint={path}: no such file")
-        checkpoint_iteration(path)  # readable, or named as corrupt
+        read_checkpoint(path)  # readable, or named as corrupt
         return path
     newest = newest_checkpoint(run_dir / "checkpoints")
     if newest is None:
         raise ConfigError(f"{run_dir} holds no checkpoint (checkpoints/ is empty or missing)")
-    iteration, path = newest
+    iteration, path = newest.iteration, newest.path
     try:
         summary = json.loads((run_dir / "summary.json").read_text())
     except ValueError as exc:
@@ -106,12 +106,11 @@ def check_config(cfg: DictConfig) -> None:
 
 
 def run_evaluate(cfg: DictConfig) -> str:
-    game, learner, n_players, out = _checked(cfg)
-    lock = RunLock.acquire(Path(cfg.run_dir), "deep-smfg evaluate", bool(cfg.break_lock))
-    try:
+    if not (Path(cfg.run_dir) / "config.yaml").is_file():
+        _checked(cfg)  # not a run folder: say so (before a lock file could be written there)
+    with RunLock(Path(cfg.run_dir), "deep-smfg evaluate"):  # before reading: no run writes the folder meanwhile
+        game, learner, n_players, out = _checked(cfg)
         return _evaluate(cfg, game, learner, n_players, out)
-    finally:
-        lock.release()
 
 
 def _evaluate(cfg: DictConfig, game, learner, n_players: list[int], out: Path) -> str:

@@ -4,25 +4,27 @@
 equal the one the run ran with except for :data:`MAY_CHANGE` (the budget, evaluation and report sizes, logging,
 threads, the folder's own path), or the differences are refused, listed; the checkpoint is the one holding the
 highest iteration (``resume=last``, whatever the files are called) or the named one, it must be readable, and it
-must not lie past ``algo.iterations`` (docs/reliability.md).
+must not lie past ``algo.iterations``. The config is compared with the one the checkpoint itself records (so a
+``resume=<path>`` from another folder is checked too), or, for a checkpoint written before configs were recorded,
+with its run folder's ``config.yaml`` (docs/reliability.md).
 """
 
 from __future__ import annotations
 
 import fnmatch
+import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
 from omegaconf import DictConfig, OmegaConf
 
-from .checkpoints import checkpoint_iteration, newest_checkpoint
+from .checkpoints import newest_checkpoint, read_checkpoint
 from .config import ConfigError
 from .schema import flatten
 
 MAY_CHANGE = ("algo.iterations", "algo.eval_every", "algo.best_response_iterations", "algo.log_every", "logger.*",
-              "progress_bar", "threads", "run_dir", "sweep_dir", "resume", "overwrite", "break_lock")
+              "progress_bar", "threads", "run_dir", "sweep_dir", "resume", "overwrite")
 
 
 @dataclass
@@ -55,37 +57,41 @@ def plan_resume(run_dir: Path, cfg: DictConfig) -> ResumePlan:
         raise ConfigError(f"resume={cfg.resume}: no such checkpoint file (resume=last takes the newest in run_dir)")
     if cfg.get("overwrite", False):
         raise ConfigError("resume and overwrite=true contradict each other: choose one")
-    changed = {}
-    if (run_dir / "config.yaml").is_file():
-        try:
-            old = OmegaConf.load(run_dir / "config.yaml")
-        except Exception as exc:  # noqa: BLE001 - an unreadable record of the first part
-            raise ConfigError(f"{run_dir / 'config.yaml'} cannot be read ({type(exc).__name__}): the run's record "
-                              f"is damaged, so what it ran with cannot be checked") from exc
-        changed, refused = config_changes(old, cfg)
-        if refused:
-            diff = "; ".join(f"{k}: {v[0]!r} -> {v[1]!r}" for k, v in refused.items())
-            raise ConfigError(f"resume: the config differs from the one {run_dir} ran with, and only "
-                              f"{', '.join(MAY_CHANGE)} may change. Differences: {diff}")
-    if cfg.resume == "last":
-        newest = newest_checkpoint(run_dir / "checkpoints")
-        if newest is None:
-            if (run_dir / "summary.json").is_file():
-                raise ConfigError(f"{run_dir} holds a finished run but no checkpoint to resume from")
-            print(f"warning: resume=last: {run_dir} holds no checkpoint yet; starting from iteration 0",
-                  file=sys.stderr)
-            return ResumePlan(changed=changed)
-        iteration, path = newest
-    else:
-        path = Path(cfg.resume)
-        iteration = checkpoint_iteration(path)
-    if iteration > cfg.algo.iterations:
-        raise ConfigError(f"algo.iterations={cfg.algo.iterations} is below the checkpoint's iteration {iteration} "
-                          f"({path}): a resumed run cannot end before where it was")
-    return ResumePlan(path, iteration, logged_steps(path), changed)
+    info = newest_checkpoint(run_dir / "checkpoints") if cfg.resume == "last" else read_checkpoint(Path(cfg.resume))
+    if info is None:
+        changed = _compare(_recorded_config(run_dir), cfg, run_dir) if (run_dir / "config.yaml").is_file() else {}
+        if _status(run_dir) == "completed":
+            raise ConfigError(f"{run_dir} holds a finished run but no checkpoint to resume from")
+        print(f"warning: resume=last: {run_dir} holds no checkpoint yet; starting from iteration 0", file=sys.stderr)
+        return ResumePlan(changed=changed)
+    # the checkpoint's own record of its config (older checkpoints: the run folder's config.yaml)
+    recorded = OmegaConf.create(info.config) if info.config is not None else _recorded_config(info.path.parent.parent)
+    changed = _compare(recorded, cfg, info.path)
+    if info.iteration > cfg.algo.iterations:
+        raise ConfigError(f"algo.iterations={cfg.algo.iterations} is below the checkpoint's iteration {info.iteration} "
+                          f"({info.path}): a resumed run cannot end before where it was")
+    return ResumePlan(info.path, info.iteration, info.logged_steps, changed)
 
 
-def logged_steps(path: Path) -> int:
-    """The loggers' step (Lightning's batches that stepped) when checkpoint ``path`` was written."""
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    return int(state["loops"]["fit_loop"]["epoch_loop.state_dict"]["_batches_that_stepped"])
+def _status(run_dir: Path) -> str | None:
+    try:
+        return json.loads((run_dir / "summary.json").read_text()).get("status", "completed")
+    except (OSError, ValueError):
+        return None
+
+
+def _recorded_config(run_dir: Path) -> DictConfig:
+    try:
+        return OmegaConf.load(run_dir / "config.yaml")
+    except Exception as exc:  # noqa: BLE001 - an unreadable record of the run
+        raise ConfigError(f"{run_dir / 'config.yaml'} cannot be read ({type(exc).__name__}): the run's record "
+                          f"is damaged, so what it ran with cannot be checked") from exc
+
+
+def _compare(old: DictConfig, new: DictConfig, source: Path) -> dict[str, list]:
+    changed, refused = config_changes(old, new)
+    if refused:
+        diff = "; ".join(f"{k}: {v[0]!r} -> {v[1]!r}" for k, v in refused.items())
+        raise ConfigError(f"resume: the config differs from the one {source} was written with, and only "
+                          f"{', '.join(MAY_CHANGE)} may change. Differences: {diff}")
+    return changed

@@ -1,13 +1,18 @@
-"""One writer per run folder: a lock file holding the writer's pid, host, start time and command.
+"""One writer per run folder: an exclusive ``flock`` on ``run_dir/.lock``, which names its holder.
 
-The lock is created with ``O_CREAT | O_EXCL`` (atomic on local and NFS-v3+ file systems), so of two jobs started
-together on one ``run_dir`` exactly one gets it and the other fails at once, naming the holder. A lock whose
-process is gone (same host, no such pid: a ``kill -9`` or a crashed node) is stale: it is reported and cleared.
-A lock from another host cannot be checked from here; ``break_lock=true`` clears it (docs/reliability.md).
+The lock is the kernel's: ``flock(LOCK_EX | LOCK_NB)`` on the open file, so of two jobs started together on one
+``run_dir`` exactly one gets it, and the other fails at once naming the holder (pid, host, start time, command,
+written into the file by the holder). The kernel drops the lock when its process dies, however it dies, so a
+``kill -9`` leaves no lock to clear by hand: the next job finds the file still naming a holder, reports it as
+stale, and takes the lock. The file itself stays (emptied on release): removing it could let a job that opened
+it just before lock an orphan. On network file systems ``flock`` works where the server supports locks (NFSv4,
+Lustre with ``flock``); where it does not, the job warns and runs without a lock (docs/reliability.md).
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
 import socket
@@ -20,69 +25,62 @@ from .config import ConfigError
 LOCK_NAME = ".lock"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's live process
-        return True
-    return True
-
-
 class RunLock:
-    def __init__(self, path: Path):
-        self.path = path
-        self.held = False
+    """``with RunLock(folder, "deep-smfg train"):`` holds ``folder``'s lock for the block."""
 
-    @classmethod
-    def acquire(cls, folder: Path, command: str, break_lock: bool = False) -> RunLock:
-        lock = cls(Path(folder) / LOCK_NAME)
-        holder = {"pid": os.getpid(), "host": socket.gethostname(),
-                  "started": datetime.now().isoformat(timespec="seconds"), "command": command}
-        for _ in range(2):
-            try:
-                fd = os.open(lock.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                lock._clear_or_refuse(break_lock)
-                continue
-            with os.fdopen(fd, "w") as f:
-                json.dump(holder, f)
-            lock.held = True
-            return lock
-        raise ConfigError(f"could not take the lock {lock.path}: another writer took it at the same moment")
+    def __init__(self, folder: Path, command: str):
+        self.path = Path(folder) / LOCK_NAME
+        self.command = command
+        self._fd: int | None = None
 
-    def holder(self) -> dict:
+    def __enter__(self) -> RunLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+    def acquire(self) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            return json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            return {}  # being written this instant, or garbage: treated as held by an unknown process
-
-    def _clear_or_refuse(self, break_lock: bool) -> None:
-        holder = self.holder()
-        who = (f"pid {holder.get('pid', '?')} on {holder.get('host', '?')} since {holder.get('started', '?')} "
-               f"({holder.get('command', '?')})")
-        here = holder.get("host") == socket.gethostname()
-        stale = here and isinstance(holder.get("pid"), int) and not _alive(holder["pid"])
-        if stale or break_lock:
-            print(f"warning: cleared {'a stale' if stale else 'the'} lock of {self.path.parent}: {who}"
-                  f"{' is no longer running' if stale else ' (break_lock=true)'}", file=sys.stderr)
-            self.path.unlink(missing_ok=True)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = _describe(_read(fd))
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise ConfigError(f"{self.path.parent} is in use by another run: {holder}") from exc
+            print(f"warning: {self.path.parent}'s file system does not support locks ({exc.strerror}): running "
+                  f"without one, so nothing stops a second job from writing here", file=sys.stderr)
             return
-        hint = ("" if here else "; its host is not this one, so whether it still runs cannot be checked from here: "
-                "if it is gone, pass break_lock=true")
-        raise ConfigError(f"{self.path.parent} is in use by another run: {who}{hint}")
+        previous = _read(fd)
+        if previous:
+            print(f"warning: cleared a stale lock of {self.path.parent}: {_describe(previous)} is no longer "
+                  f"running", file=sys.stderr)
+        holder = {"pid": os.getpid(), "host": socket.gethostname(),
+                  "started": datetime.now().isoformat(timespec="seconds"), "command": self.command}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(holder).encode(), 0)
+        self._fd = fd
 
     def release(self) -> None:
-        if self.held:
-            holder = self.holder()
-            if holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():
-                self.path.unlink(missing_ok=True)
-            self.held = False
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            os.close(self._fd)  # drops the flock
+            self._fd = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
 
 
-def release_lock(folder: Path) -> None:
-    """Remove ``folder``'s lock if this process holds it (for exits that skip the ``with`` blocks)."""
-    lock = RunLock(Path(folder) / LOCK_NAME)
-    lock.held = True
-    lock.release()
+def _read(fd: int) -> dict:
+    data = os.pread(fd, 4096, 0)
+    try:
+        return json.loads(data) if data.strip() else {}
+    except ValueError:
+        return {"pid": "?", "command": f"unreadable lock {data[:40]!r}"}
+
+
+def _describe(holder: dict) -> str:
+    return (f"pid {holder.get('pid', '?')} on {holder.get('host', '?')} since {holder.get('started', '?')} "
+            f"({holder.get('command', '?')})")

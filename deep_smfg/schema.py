@@ -39,11 +39,7 @@ class Spec:
     required: bool = False
 
     def describe(self) -> str:
-        kind = {int: "an integer", float: "a number", bool: "true or false", str: "a string",
-                "ints": "a list of integers", "int_or_ints": "an integer or a list of integers",
-                "sgd_or_adam": "sgd or adam, or one of them per group", "any": "any value"}[self.kind]
-        if self.choices:
-            kind = "one of " + ", ".join(self.choices)
+        kind = "one of " + ", ".join(self.choices) if self.choices else KINDS[self.kind][1]
         parts = [kind]
         if self.lo is not None and self.hi is not None:
             left, right = "(" if self.lo_open else "[", ")" if self.hi_open else "]"
@@ -57,32 +53,45 @@ class Spec:
         return " ".join(parts)
 
     def accepts(self, value: Any) -> bool:
-        if value is None:
-            return self.null
-        if self.kind == "any":
-            return True
-        if self.kind == "ints":
-            return isinstance(value, (list, tuple)) and all(self._number_ok(v, int) for v in value)
-        if self.kind == "int_or_ints":
-            return (self._number_ok(value, int) or isinstance(value, (list, tuple)) and len(value) > 0
-                    and all(self._number_ok(v, int) for v in value))
-        if self.kind == "sgd_or_adam":
-            names = list(value.values()) if isinstance(value, dict) else [value]
-            return all(n in ("sgd", "adam") for n in names)
-        if self.kind is bool:
-            return isinstance(value, bool)
-        if self.kind is str:
-            return isinstance(value, str) and (self.choices is None or value in self.choices)
-        return self._number_ok(value, self.kind)
+        return self.null if value is None else KINDS[self.kind][0](value, self)
 
-    def _number_ok(self, value: Any, kind: type) -> bool:
-        if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
-            return False
-        if not math.isfinite(value):
-            return False
+    def in_range(self, value: float) -> bool:
         if self.lo is not None and (value <= self.lo if self.lo_open else value < self.lo):
             return False
         return not (self.hi is not None and (value >= self.hi if self.hi_open else value > self.hi))
+
+
+def _integer(value: Any, spec: Spec) -> bool:
+    return type(value) is int and spec.in_range(value)
+
+
+def _number(value: Any, spec: Spec) -> bool:
+    return type(value) in (int, float) and math.isfinite(value) and spec.in_range(value)
+
+
+def _integers(value: Any, spec: Spec) -> bool:
+    return type(value) in (list, tuple) and all(_integer(v, spec) for v in value)
+
+
+def _integer_or_integers(value: Any, spec: Spec) -> bool:
+    return _integer(value, spec) or (_integers(value, spec) and len(value) > 0)
+
+
+def _optimizers(value: Any, spec: Spec) -> bool:
+    return all(n in ("sgd", "adam") for n in (value.values() if type(value) is dict else [value]))
+
+
+# kind -> (the check, how it reads in an error)
+KINDS = {
+    int: (_integer, "an integer"),
+    float: (_number, "a number"),
+    bool: (lambda value, spec: type(value) is bool, "true or false"),
+    str: (lambda value, spec: type(value) is str and (spec.choices is None or value in spec.choices), "a string"),
+    "ints": (_integers, "a list of integers"),
+    "int_or_ints": (_integer_or_integers, "an integer or a list of integers"),
+    "sgd_or_adam": (_optimizers, "sgd or adam, or one of them per group"),
+    "any": (lambda value, spec: True, "any value"),
+}
 
 
 def _fmt(x: float) -> str:
@@ -106,7 +115,7 @@ STEP = {"c": POSITIVE, "p": Num(0, 1, lo_open=True), "k0": Num(0)}
 
 TRAIN: dict[str, Spec] = {
     "seed": SEED, "dtype": DTYPE, "threads": THREADS, "run_dir": PATH, "sweep_dir": PATH,
-    "resume": PATH, "overwrite": BOOL, "break_lock": BOOL, "progress_bar": BOOL,
+    "resume": PATH, "overwrite": BOOL, "progress_bar": BOOL,
     "reference.n_starts": Int(1), "reference.n_steps": Int(1), "reference.lr": POSITIVE,
     "reference.twin.n_states": Int(2), "reference.twin.n_actions": Int(2), "reference.twin.n_leader": Int(2),
     "reference.twin.n_quadrature": Int(1),
@@ -131,14 +140,14 @@ TRAIN: dict[str, Spec] = {
     "model.components": Int(1),
     # trainer/ and logger/
     "trainer.accelerator": Spec(str, choices=("cpu", "gpu", "cuda", "auto")), "trainer.devices": Int(-1),
-    "trainer.strategy": Spec(str, choices=("auto", "ddp", "ddp_spawn", "ddp_find_unused_parameters_true")),
+    "trainer.strategy": Spec(str, choices=("auto", "ddp")),  # ddp: ranks as subprocesses (docs/reliability.md)
     "logger.kind": Spec(str, choices=("wandb", "csv", "none")),
     "logger.mode": Spec(str, choices=("offline", "online", "disabled")), "logger.project": STR,
 }
 
 SOLVE: dict[str, Spec] = {
     "leader": Spec(str, choices=("uniform",)), "dtype": DTYPE, "threads": THREADS, "run_dir": PATH,
-    "sweep_dir": PATH, "overwrite": BOOL, "break_lock": BOOL,
+    "sweep_dir": PATH, "overwrite": BOOL,
     "solver._target_": Spec(str, required=True), "solver.tol": Num(0, lo_open=True, null=True),
     "solver.mean_field_tol": Num(0, lo_open=True, null=True), "solver.max_iter": Int(1),
     "solver.record_every": Int(1), "solver.damping": Num(0, 1, lo_open=True, null=True), "solver.eta": POSITIVE,
@@ -150,7 +159,7 @@ SOLVE: dict[str, Spec] = {
 EVALUATE: dict[str, Spec] = {
     "run_dir": Spec(str, required=True), "checkpoint": PATH, "n_players": Spec("int_or_ints", 1),
     "games": Int(2), "max_players": Int(1), "ghosts": Int(1), "periods": Int(1), "samples": Int(1),
-    "best_response_iterations": Int(0), "seed": SEED, "device": STR, "threads": THREADS, "break_lock": BOOL,
+    "best_response_iterations": Int(0), "seed": SEED, "device": STR, "threads": THREADS,
 }
 
 SCHEMAS = {"train": TRAIN, "solve": SOLVE, "evaluate": EVALUATE}

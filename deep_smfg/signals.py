@@ -1,11 +1,13 @@
-"""SIGTERM (what a scheduler sends) and SIGINT (Ctrl-C) end a training run cleanly (docs/reliability.md).
+"""SIGTERM (what a scheduler sends) and SIGINT (Ctrl-C) end a job cleanly (docs/reliability.md).
 
-Inside ``trainer.fit`` Lightning's own SIGTERM handler flags the signal and its loop stops after the current
-training step, raising ``SIGTERMException``; a SIGINT is turned into a SIGTERM so that it stops the same way (never
-in the middle of an update), and :class:`~deep_smfg.checkpoints.RunCheckpoint` saves the state. Outside the fit
-(the reference computation before it, the report after it) nothing needs saving: the handler writes summary.json
-with ``status: interrupted``, releases the folder's lock and exits at once. Either way the exit code is
-128 + the signal's number (143 for SIGTERM, 130 for SIGINT).
+Inside a fit the handler only records the signal; :class:`StopOnSignal`, a callback, hands it to Lightning at the
+next training step (as a SIGTERM to this process, which Lightning's own handler flags and, under DDP, passes to
+every rank), so the loop stops after a whole step, never in the middle of an update, and
+:class:`~deep_smfg.checkpoints.RunCheckpoint` saves the state. A signal that arrives while the fit is starting
+(before Lightning installs its handler) is handed over at the first step. Outside a fit (the reference
+computation before it, the report after it, a solver) nothing needs saving: the handler calls ``on_exit`` (which
+writes summary.json with ``status: interrupted`` and releases the folder's lock) and exits at once. Either way the
+exit code is 128 + the signal's number (143 for SIGTERM, 130 for SIGINT).
 """
 
 from __future__ import annotations
@@ -16,19 +18,21 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+from lightning.pytorch.callbacks import Callback
+
 from .config import RunEnded
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 class Signals:
-    """``where``: what the job is doing outside a fit, in the error line."""
+    """``with Signals(where) as signals:`` the job's handlers; ``where`` says what it does outside a fit."""
 
     def __init__(self, where: str = "outside training (the reference computation or the report)"):
         self.where = where
         self.signum: int | None = None
         self.in_fit = False
-        self.on_exit: Callable[[str], None] | None = None  # writes the summary and releases the lock
+        self.on_exit: Callable[[str], None] = lambda message: None
         self._previous = {}
 
     def __enter__(self) -> Signals:
@@ -49,22 +53,28 @@ class Signals:
         return 128 + (self.signum or signal.SIGTERM)
 
     def _handle(self, signum, frame) -> None:
-        first = self.signum is None
         self.signum = self.signum or signum
         if self.in_fit:
-            if signum == signal.SIGINT and first:
-                os.kill(os.getpid(), signal.SIGTERM)  # Lightning's handler flags it; the loop stops after this step
-            return
+            return  # StopOnSignal hands it to Lightning at the next training step
         message = f"stopped by {self.name} {self.where}"
-        if self.on_exit is not None:
-            self.on_exit(message)
+        self.on_exit(message)
         print(f"error: {message}", file=sys.stderr, flush=True)
         sys.stdout.flush()
         os._exit(self.code)
-
 
     def ended(self, run_dir: Path, iteration: int, checkpoint: str) -> RunEnded:
         """The error that ends a fit stopped by the signal, with where its state is."""
         return RunEnded(f"stopped by {self.name} at iteration {iteration}; the state is saved in "
                         f"{checkpoint or 'no checkpoint'}: deep-smfg train ... run_dir={run_dir} resume=last "
                         f"continues it", "interrupted", self.code)
+
+
+class StopOnSignal(Callback):
+    """Hands a recorded signal to Lightning's SIGTERM handling at the start of a training step."""
+
+    def __init__(self, signals: Signals):
+        self.signals = signals
+
+    def on_train_batch_start(self, trainer, learner, batch, batch_idx) -> None:
+        if self.signals.signum is not None and not trainer.received_sigterm:
+            os.kill(os.getpid(), signal.SIGTERM)

@@ -17,8 +17,8 @@ from . import exact
 from .config import ConfigError, dtype_of, game_kwargs, locate
 from .evaluation.plots import plot_curves, plot_mean_field, plot_solver_convergence
 from .games import GAMES, FiniteGame, make_game
-from .run_folder import claimed_run_dir, write_config, write_history, write_summary
-from .run_lock import release_lock
+from .run_claim import claimed_run_dir, recording_outcome
+from .run_folder import write_config, write_history, write_summary
 from .signals import Signals
 from .solvers import Solver, run_solver
 from .solvers.base import default_tols
@@ -39,9 +39,6 @@ def make_solver(node: DictConfig) -> tuple[Solver, dict]:
         solver = cls(**params)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"solver {cls.name}: {exc}") from exc
-    if loop["max_iter"] < 1 or loop["record_every"] < 1:
-        raise ConfigError(f"solver.max_iter and solver.record_every must be >= 1, got {loop['max_iter']} and "
-                          f"{loop['record_every']}")
     return solver, loop
 
 
@@ -73,18 +70,11 @@ def check_config(cfg: DictConfig) -> None:
 def run_solve(cfg: DictConfig) -> str:
     name, game, dtype, solver, loop = _checked(cfg)
     torch.set_num_threads(int(cfg.threads))
-    with Signals("while solving") as signals, claimed_run_dir(cfg, "solve", name) as run_dir:
-        write_config(run_dir, cfg)
-
-        def ended(message: str, status: str) -> None:
-            write_summary(run_dir, {"game": name, "error": message, "run_dir": str(run_dir)}, status)
-
-        signals.on_exit = lambda message: (ended(message, "interrupted"), release_lock(run_dir))
-        try:
-            return _solve(cfg, name, game, dtype, solver, loop, run_dir)
-        except Exception as exc:
-            ended(f"{type(exc).__name__}: {exc}", "failed")
-            raise
+    with Signals("while solving") as signals, claimed_run_dir(cfg, "solve", name) as claim:
+        signals.on_exit = lambda message: claim.lock.release()
+        write_config(claim.path, cfg)
+        with recording_outcome(claim, signals, {"game": name}):
+            return _solve(cfg, name, game, dtype, solver, loop, claim.path)
 
 
 def _solve(cfg: DictConfig, name: str, game: FiniteGame, dtype: torch.dtype, solver: Solver, loop: dict,

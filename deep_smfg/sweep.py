@@ -28,7 +28,7 @@ from hydra.core.config_loader import ConfigLoader
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, open_dict
 
-from .config import ConfigError
+from .config import ConfigError, RunEnded
 
 MAX_FOLDER_NAME = 80  # job folder names stay well under the file system's 255 bytes
 SUMMARY = "summary.json"
@@ -57,12 +57,14 @@ class Job:
 
 @dataclass
 class JobResult:
-    """A finished job: ``status`` is ``ok`` or ``failed: <error>``; ``metrics`` are its final numbers."""
+    """A finished job: ``status`` is ``ok``, ``failed: <error>``, ``diverged: ...`` or ``interrupted: ...``;
+    ``metrics`` are its final numbers."""
 
     job: Job
     status: str
     run_dir: str
     metrics: dict[str, float] = field(default_factory=dict)
+    code: int = 0  # an interrupted job's exit code (128 + signal): the sweep stops there
 
     @property
     def ok(self) -> bool:
@@ -145,6 +147,8 @@ def run_jobs(jobs: Sequence[Job], cfgs: Sequence[DictConfig], run: Callable[[Dic
         print(f"[sweep] job {job.number + 1}/{len(jobs)}: {job.label} -> {cfg.run_dir}", flush=True)
         results.append(run_job(job, cfg, run))
         print(f"[sweep] job {job.number + 1}/{len(jobs)}: {results[-1].status}", flush=True)
+        if results[-1].code:  # SIGTERM or Ctrl-C: the sweep stops with the job
+            break
     return results
 
 
@@ -161,6 +165,10 @@ def run_job(job: Job, cfg: DictConfig, run: Callable[[DictConfig], str]) -> JobR
         if not summary_path.is_file():
             return JobResult(job, f"failed: no {SUMMARY} written", cfg.run_dir)
         return JobResult(job, "ok", cfg.run_dir, metrics_of(json.loads(summary_path.read_text())))
+    except RunEnded as exc:
+        if exc.status != "interrupted":  # diverged: recorded like any failure
+            return JobResult(job, f"{exc.status}: {(str(exc).splitlines() or [''])[0]}", cfg.run_dir)
+        return JobResult(job, f"interrupted: {exc}", cfg.run_dir, code=exc.code)
     except Exception as exc:  # noqa: BLE001 - one bad job must not stop the others
         traceback.print_exc(file=sys.stderr)
         first_line = (str(exc).splitlines() or [""])[0]

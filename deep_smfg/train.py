@@ -11,8 +11,10 @@ parent wrote (``runs/.cache``).
 
 from __future__ import annotations
 
+import logging
 import math
 import os
+import signal
 import sys
 import time
 from datetime import datetime
@@ -20,22 +22,24 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.utilities.exceptions import SIGTERMException
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
 from . import quiet
-from .checkpoints import RunCheckpoint
+from .checkpoints import RunCheckpoint, set_aside_after
 from .config import ConfigError, RunEnded, build_learner, dtype_of, game_kwargs
 from .evaluation import EvaluationCallback, make_evaluator
 from .evaluation.callbacks import regressions
+from .exact import SOLVER_FAILURES
 from .games import make_game
 from .learners import DivergenceError
 from .loggers import make_loggers
 from .resume import ResumePlan, plan_resume
-from .run_folder import claimed_run_dir, read_parts, record_part, write_config, write_summary
-from .run_lock import release_lock
-from .signals import Signals
+from .run_claim import claimed_run_dir, recording_outcome
+from .run_folder import read_parts, record_part, write_config, write_summary
+from .signals import Signals, StopOnSignal
 
 ENV_RUN_DIR = "DEEP_SMFG_RUN_DIR"
 ENV_RESUME_FROM = "DEEP_SMFG_RESUME_FROM"
@@ -43,21 +47,35 @@ PRECISION = {"float32": "32-true", "float64": "64-true"}
 
 
 def _checked(cfg: DictConfig):
-    """The game and the learner of ``cfg``, or a :class:`ConfigError` (nothing written yet)."""
+    """The game and the learner of ``cfg``, or a :class:`ConfigError` (nothing written yet; the keys' types and
+    ranges were checked with the config: deep_smfg/schema.py)."""
     name, params = game_kwargs(cfg.game)
     game = make_game(name, **params)
     algo = cfg.algo
     dtype_of(cfg.dtype)
-    if algo.iterations < 1 or algo.checkpoint_every < 1 or algo.eval_every < 0:
-        raise ConfigError(f"algo.iterations and algo.checkpoint_every must be >= 1 and algo.eval_every >= 0, got "
-                          f"{algo.iterations}, {algo.checkpoint_every}, {algo.eval_every}")
     for key in ("checkpoint_every", "eval_every"):
         if algo[key] % algo.iterations_per_step:
             raise ConfigError(f"algo.{key}={algo[key]} must be a multiple of algo.iterations_per_step="
                               f"{algo.iterations_per_step} (the iterations of one training step)")
     if cfg.resume == "last" and not cfg.run_dir:
         raise ConfigError("resume=last needs run_dir=<the interrupted run's folder>")
+    _check_trainer(cfg.trainer)
     return game, build_learner(cfg, game)
+
+
+def _check_trainer(trainer: DictConfig) -> None:
+    """Lightning's own checks of the trainer's settings, on a Trainer built and dropped (it writes nothing)."""
+    log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    level = log.level
+    log.setLevel(logging.WARNING)
+    try:
+        L.Trainer(accelerator=trainer.accelerator, devices=trainer.devices, strategy=trainer.strategy, logger=False,
+                  enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    except (MisconfigurationException, TypeError, ValueError) as exc:
+        raise ConfigError(f"trainer (accelerator={trainer.accelerator}, devices={trainer.devices}, "
+                          f"strategy={trainer.strategy}): {exc}") from exc
+    finally:
+        log.setLevel(level)
 
 
 def check_config(cfg: DictConfig) -> None:
@@ -72,33 +90,35 @@ def run_train(cfg: DictConfig) -> str:
     game, learner = _checked(cfg)  # before anything is computed or written
     if cfg.dtype == "float64":
         learner = learner.double()
-    if ENV_RUN_DIR in os.environ and "LOCAL_RANK" in os.environ:  # a DDP rank > 0: the parent claimed the folder
+    if is_ddp_child():  # the parent claimed the folder and chose the checkpoint
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches every rank: rank 0 stops them all
         return _fit(cfg, learner, make_evaluator(game, cfg), Path(os.environ[ENV_RUN_DIR]), None, Signals())
-    with Signals() as signals, claimed_run_dir(cfg, "train", game.name, resuming=bool(cfg.resume)) as run_dir:
-        signals.on_exit = lambda message: release_lock(run_dir)
+    with Signals() as signals, claimed_run_dir(cfg, "train", game.name, resuming=bool(cfg.resume)) as claim:
+        signals.on_exit = lambda message: claim.lock.release()
+        run_dir = claim.path
         plan = plan_resume(run_dir, cfg)
-        part = {"part": len(read_parts(run_dir)), "started": datetime.now().isoformat(timespec="seconds"),
-                "from_iteration": plan.iteration, "checkpoint": plan.checkpoint and plan.checkpoint.name,
-                "changed": plan.changed}
         evaluator = make_evaluator(game, cfg)  # the reference answer: after every check
+        part = len(read_parts(run_dir))
+        abandoned = set_aside_after(run_dir / "checkpoints", plan.iteration, part) if plan.checkpoint else []
         write_config(run_dir, cfg)
-        record_part(run_dir, part)
+        record_part(run_dir, {"part": part, "started": datetime.now().isoformat(timespec="seconds"),
+                              "from_iteration": plan.iteration, "checkpoint": plan.checkpoint and plan.checkpoint.name,
+                              "changed": plan.changed, "abandoned_checkpoints": abandoned})
+        fields = {"game": game.name}
+        write_summary(run_dir, {**fields, "run_dir": str(run_dir), "parts": read_parts(run_dir)}, "running")
         os.environ[ENV_RUN_DIR] = str(run_dir.resolve())
         os.environ[ENV_RESUME_FROM] = str(plan.checkpoint.resolve()) if plan.checkpoint else ""
-
-        def ended(message: str, status: str) -> None:
-            write_summary(run_dir, {"game": game.name, "error": message, "run_dir": str(run_dir),
-                                    "parts": read_parts(run_dir)}, status)
-
-        signals.on_exit = lambda message: (ended(message, "interrupted"), release_lock(run_dir))
         try:
-            return _fit(cfg, learner, evaluator, run_dir, plan, signals)
-        except RunEnded as exc:
-            ended(str(exc), exc.status)
-            raise
-        except Exception as exc:
-            ended(f"{type(exc).__name__}: {exc}", "failed")
-            raise
+            with recording_outcome(claim, signals, fields):
+                return _fit(cfg, learner, evaluator, run_dir, plan, signals)
+        finally:
+            for key in (ENV_RUN_DIR, ENV_RESUME_FROM):  # the DDP ranks' hand-over: not for a later run here
+                os.environ.pop(key, None)
+
+
+def is_ddp_child() -> bool:
+    """A DDP rank > 0, which Lightning starts by re-running this command (rank 0 has LOCAL_RANK=0 too)."""
+    return ENV_RUN_DIR in os.environ and int(os.environ.get("LOCAL_RANK", "0")) > 0
 
 
 def _fit(cfg: DictConfig, learner, evaluator, run_dir: Path, plan: ResumePlan | None, signals: Signals) -> str:
@@ -106,7 +126,7 @@ def _fit(cfg: DictConfig, learner, evaluator, run_dir: Path, plan: ResumePlan | 
     algo = cfg.algo
     steps_per_epoch = algo.checkpoint_every // algo.iterations_per_step
     learner.max_iterations = int(algo.iterations)
-    checkpoint = RunCheckpoint(run_dir / "checkpoints")
+    checkpoint = RunCheckpoint(run_dir / "checkpoints", OmegaConf.to_container(cfg, resolve=True))
     evaluation = EvaluationCallback(evaluator, int(algo.eval_every))
     ckpt_path = plan.checkpoint if plan is not None else _rank0_checkpoint()
     trainer = L.Trainer(
@@ -115,7 +135,7 @@ def _fit(cfg: DictConfig, learner, evaluator, run_dir: Path, plan: ResumePlan | 
         logger=make_loggers(cfg, run_dir, plan.logged_steps if plan is not None else None) or False,
         use_distributed_sampler=False, enable_progress_bar=bool(cfg.progress_bar), enable_model_summary=False,
         log_every_n_steps=1, default_root_dir=str(run_dir), num_sanity_val_steps=0,
-        callbacks=[checkpoint, evaluation],
+        callbacks=[checkpoint, evaluation, StopOnSignal(signals)],
     )
     evaluation.world = trainer.world_size
     t0 = time.perf_counter()
@@ -136,7 +156,12 @@ def _fit(cfg: DictConfig, learner, evaluator, run_dir: Path, plan: ResumePlan | 
         torch.save(learner.final_parameters(), run_dir / f"final_params_rank{rank}.pt")
     if rank != 0:
         return ""
-    summary = evaluator.report(learner, evaluation.history, run_dir, seconds, trainer.world_size)
+    try:
+        summary = evaluator.report(learner, evaluation.history, run_dir, seconds, trainer.world_size)
+    except SOLVER_FAILURES as exc:
+        raise RunEnded(f"the final evaluation at iteration {int(learner.iteration)} failed ({type(exc).__name__}: "
+                       f"{str(exc).splitlines()[0]}): the learned policies have likely diverged; "
+                       f"{learner.last_checkpoint_note()}", "diverged", 1) from exc
     summary["warnings"] = regressions(evaluation.history, evaluator.watch)
     summary["run_dir"] = str(run_dir)
     summary["parts"] = read_parts(run_dir)

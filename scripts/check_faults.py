@@ -165,8 +165,8 @@ def kill_points(check: Check, name: str, args: list[str], work: Path, kills: int
             time.sleep(moment - t_folder)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        newest = sorted((folder / "checkpoints").glob("iteration=*.ckpt")) if folder.exists() else []
-        landed.append(max((int(p.stem.split("=")[1]) for p in newest), default=0)
+        newest = sorted((folder / "checkpoints").glob("iteration_*.ckpt")) if folder.exists() else []
+        landed.append(max((int(p.stem.split("_")[1]) for p in newest), default=0)
                       if not (folder / "summary.json").exists() else "done")
         out = run(check, ["train", *args, *COMMON, f"run_dir={folder}", "resume=last"], work, folder)
         ok, why = equal(reference, fingerprint(folder)) if out.returncode == 0 else (False, out.stderr[-300:])
@@ -252,7 +252,7 @@ def scenarios(check: Check, work: Path) -> None:
     last.write_bytes(data[: len(data) // 2])
     ev = run(check, ["evaluate", f"run_dir={folder}", "games=2"], work, None)
     res = run(check, ["train", *args, *COMMON, "algo.iterations=4400", f"run_dir={folder}", "resume=last"], work, None)
-    named = all("last.ckpt is corrupt" in o.stderr and "Intact checkpoints: iteration=3600.ckpt" in o.stderr
+    named = all("last.ckpt is corrupt" in o.stderr and "Intact checkpoints: iteration_3600.ckpt" in o.stderr
                 for o in (ev, res))
     check.row("truncated last.ckpt", ev.returncode == res.returncode == 2 and named,
               f"evaluate exit {ev.returncode}, resume exit {res.returncode}; corrupt file named, intact ones listed:"

@@ -20,7 +20,7 @@ import pytest
 import torch
 
 from deep_smfg import cli
-from deep_smfg.checkpoints import checkpoint_iteration, newest_checkpoint
+from deep_smfg.checkpoints import newest_checkpoint, read_checkpoint
 from deep_smfg.evaluation.callbacks import EvaluationCallback
 from deep_smfg.exact import StationaryDistributionError
 from deep_smfg.learners import DivergenceError
@@ -75,10 +75,10 @@ def test_resume_in_a_moved_folder_ends_with_the_newest_state_and_keeps_every_rec
     moved.parent.mkdir()
     cut.rename(moved)
     assert train("algo.iterations=120", "logger=csv", f"run_dir={moved}", "resume=last") == 0
-    assert checkpoint_iteration(moved / "checkpoints" / "last.ckpt") == 120  # was 40: the state before the cut
+    assert read_checkpoint(moved / "checkpoints" / "last.ckpt").iteration == 120  # was 40: the state before the cut
     assert same_state(state(full), state(moved))
     files = sorted(p.name for p in (moved / "checkpoints").iterdir())
-    assert files == ["iteration=120.ckpt", "iteration=80.ckpt", "last.ckpt"]  # no last-v1.ckpt
+    assert files == ["iteration_120.ckpt", "iteration_80.ckpt", "last.ckpt"]  # no last-v1.ckpt
     assert csv_rows(full / "csv" / "metrics.csv") == csv_rows(moved / "csv" / "metrics.csv")
     assert csv_rows(full / "metrics.csv") == csv_rows(moved / "metrics.csv")
     summary = json.loads((moved / "summary.json").read_text())
@@ -106,7 +106,7 @@ def test_a_folder_holding_a_run_is_refused_or_emptied_by_overwrite(tmp_path, cap
     assert "already holds a run of congestion_toll, seed 7 (completed)" in capsys.readouterr().err
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
     assert train("algo.iterations=40", "seed=3", "logger=none", f"run_dir={run}", "overwrite=true") == 0
-    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["iteration=40.ckpt", "last.ckpt"]
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["iteration_40.ckpt", "last.ckpt"]
     assert not (run / "csv").exists()  # the first run's files are gone, not mixed in
     fresh = tmp_path / "fresh"
     assert train("algo.iterations=40", "seed=3", "logger=none", f"run_dir={fresh}") == 0
@@ -124,16 +124,19 @@ def test_a_second_writer_fails_at_once_and_a_stale_lock_is_cleared(tmp_path, cap
         assert train("algo.iterations=40", f"run_dir={run}", "resume=last") == 2
         assert time.monotonic() - t0 < 30
         assert f"is in use by another run: pid {first.pid} on" in capsys.readouterr().err
+        assert cli.main(["evaluate", f"run_dir={run}", "games=2"]) == 2  # nor is it read meanwhile
+        assert f"is in use by another run: pid {first.pid} on" in capsys.readouterr().err
     finally:
-        first.kill()  # kill -9: its lock stays behind
+        first.kill()  # kill -9: the kernel drops its lock; the lock file still names it
         first.communicate()
-    assert (run / LOCK_NAME).exists()
+    assert json.loads((run / "summary.json").read_text())["status"] == "running"  # what was last known
     newest = newest_checkpoint(run / "checkpoints")
-    end = (newest[0] if newest else 0) + 40
+    end = (newest.iteration if newest else 0) + 40
     assert train(f"algo.iterations={end}", "logger=none", f"run_dir={run}", "resume=last") == 0
     err = capsys.readouterr().err
     assert f"cleared a stale lock of {run}: pid {first.pid}" in err and "is no longer running" in err
-    assert not (run / LOCK_NAME).exists()
+    assert (run / LOCK_NAME).read_text() == ""  # released
+    assert json.loads((run / "summary.json").read_text())["status"] == "completed"
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -150,8 +153,8 @@ def test_a_signal_saves_a_checkpoint_writes_the_status_and_exits_non_zero(tmp_pa
     errors = [line for line in err.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and f"stopped by {signal.Signals(sig).name} at iteration" in errors[0]
     stopped_at = int(errors[0].split("at iteration ")[1].split(";")[0])
-    assert newest_checkpoint(run / "checkpoints")[0] == stopped_at > 0
-    assert not (run / LOCK_NAME).exists()
+    assert newest_checkpoint(run / "checkpoints").iteration == stopped_at > 0
+    assert (run / LOCK_NAME).read_text() == ""  # released
     # the interrupted run resumes and completes
     assert train(f"algo.iterations={stopped_at + 20}", "logger=none", f"run_dir={run}", "resume=last") == 0
     assert json.loads((run / "summary.json").read_text())["status"] == "completed"
@@ -218,4 +221,47 @@ def test_solve_stopped_by_sigterm_says_so(tmp_path):
     assert proc.returncode == 143, err[-2000:]
     assert "error: stopped by SIGTERM while solving" in err
     assert json.loads((run / "summary.json").read_text())["status"] == "interrupted"
-    assert not (run / LOCK_NAME).exists()
+    assert (run / LOCK_NAME).read_text() == ""
+
+
+def test_resuming_from_an_older_checkpoint_sets_the_newer_ones_aside(tmp_path):
+    """Left in place, a newer checkpoint of the abandoned line would be what resume=last and evaluate read."""
+    run = tmp_path / "run"
+    assert train("algo.iterations=120", "logger=none", f"run_dir={run}") == 0
+    older = run / "checkpoints" / "iteration_80.ckpt"
+    assert train("algo.iterations=100", "logger=none", f"run_dir={run}", f"resume={older}",
+                 "algo.checkpoint_every=40") == 0
+    assert newest_checkpoint(run / "checkpoints").iteration == 100
+    assert sorted(p.name for p in (run / "checkpoints" / "abandoned-part1").iterdir()) == [
+        "iteration_120.ckpt", "last.ckpt"]
+    parts = json.loads((run / "summary.json").read_text())["parts"]
+    assert parts[1]["abandoned_checkpoints"] == ["iteration_120.ckpt", "last.ckpt"]
+
+
+def test_overwrite_empties_only_a_folder_holding_nothing_but_a_run(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert train("algo.iterations=40", "logger=none", f"run_dir={run}") == 0
+    (run / "notes.txt").write_text("mine\n")
+    assert train("algo.iterations=40", "logger=none", f"run_dir={run}", "overwrite=true") == 2
+    assert "holds files a run does not write (notes.txt)" in capsys.readouterr().err
+    assert (run / "notes.txt").read_text() == "mine\n" and (run / "checkpoints").is_dir()
+
+
+def test_a_signal_stops_a_sweep(tmp_path, monkeypatch, capsys):
+    from deep_smfg.config import RunEnded
+
+    ran = []
+
+    def stopped_on_seed_1(cfg):
+        ran.append(int(cfg.optimum.seed))
+        if cfg.optimum.seed == 1:
+            raise RunEnded("stopped by SIGTERM while solving", "interrupted", 143)
+        Path(cfg.run_dir).mkdir(parents=True)
+        (Path(cfg.run_dir) / "summary.json").write_text(json.dumps({"status": "completed", "phi_star": -1.0}))
+        return "{}"
+
+    monkeypatch.setattr(cli, "_commands", lambda: {"solve": cli.Command(lambda cfg: None, stopped_on_seed_1)})
+    assert cli.main(["solve", "-m", "game=congestion_toll", "optimum.seed=0,1,2",
+                     f"sweep_dir={tmp_path / 'sweep'}"]) == 143
+    assert ran == [0, 1]
+    assert "the sweep stopped at job 1: interrupted: stopped by SIGTERM" in capsys.readouterr().err

@@ -64,6 +64,19 @@ def test_ddp_two_cpu_processes_end_with_identical_parameters(tmp_path, game):
     assert json.loads((run / "summary.json").read_text())["samples"] == 60 * 64 * 2
 
 
+def test_a_resumed_ddp_run_matches_an_uninterrupted_one_on_every_rank(tmp_path):
+    """Each rank resumes its own chains and traces (the checkpoint holds every rank's; rank 1 used to get rank 0's)."""
+    common = ["trainer=ddp_cpu", "game=equilibrium_pricing", "algo=ac_smfg_total", "algo.checkpoint_every=40",
+              "algo.n_envs=16", "seed=7", *SHORT]
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    deep_smfg(["train", "algo.iterations=80", f"run_dir={full}", *common], tmp_path)
+    deep_smfg(["train", "algo.iterations=40", f"run_dir={cut}", *common], tmp_path)
+    deep_smfg(["train", "algo.iterations=80", f"run_dir={cut}", "resume=last", *common], tmp_path)
+    for rank in (0, 1):
+        a, b = (torch.load(run / f"final_params_rank{rank}.pt") for run in (full, cut))
+        assert all(torch.equal(a[k], b[k]) for k in a), rank
+
+
 # the sampled total-gradient leader carries traces with the chains: a resumed run must restore them too
 RESUME_ARGS = {**GAME_ARGS, "pricing_total_sampled": ["game=equilibrium_pricing", "algo=ac_smfg_total"]}
 

@@ -109,10 +109,9 @@ class ACSMFG(SampledLearner):
     def after_step(self) -> None:
         self.mean_field.project_()
 
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        super().on_save_checkpoint(checkpoint)
-        checkpoint["learner"]["leader_gradient"] = self.leader_gradient.chain_state()
+    def rank_state(self) -> dict:
+        return {**super().rank_state(), "leader_gradient": self.leader_gradient.chain_state()}
 
-    def on_load_checkpoint(self, checkpoint: dict) -> None:
-        super().on_load_checkpoint(checkpoint)
-        self.leader_gradient.load_chain_state(checkpoint["learner"].get("leader_gradient"))
+    def load_rank_state(self, state: dict) -> None:
+        super().load_rank_state(state)
+        self.leader_gradient.load_chain_state(state.get("leader_gradient"))

@@ -183,15 +183,36 @@ class SampledLearner(L.LightningModule):
             self.log("iteration", float(self.iteration), on_step=True, prog_bar=True)
 
     # ----- checkpoints hold the chains (with their RNG) and the schedules (plain numbers) ----------
+    def rank_state(self) -> dict:
+        """What this process's run holds besides parameters and optimisers: its chains (with their RNG); a learner
+        with more per-process state (traces) adds it."""
+        return {"chains": self.env.chain_state() if self.env is not None else None}
+
+    def load_rank_state(self, state: dict) -> None:
+        self._pending_chain_state = state["chains"]
+        self._td = None
+
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["learner"] = {"chains": self.env.chain_state() if self.env is not None else None,
+        """Every rank's :meth:`rank_state` (Lightning dumps a checkpoint on every rank and writes rank 0's), so that
+        under DDP each rank resumes its own chains."""
+        by_rank = [self.rank_state()]
+        if self._world() > 1:
+            by_rank = [None] * self._world()
+            torch.distributed.all_gather_object(by_rank, self.rank_state())
+        checkpoint["learner"] = {"by_rank": by_rank,
                                  "schedules": {k: {"c": v.c, "p": v.p, "k0": v.k0} for k, v in self.schedules.items()}}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         state = checkpoint["learner"]
-        self._pending_chain_state = state["chains"]
+        # checkpoints written before per-rank states kept rank 0's state beside the schedules
+        by_rank = state["by_rank"] if "by_rank" in state else [{k: v for k, v in state.items() if k != "schedules"}]
+        if len(by_rank) not in (1, self._world()):
+            raise ValueError(f"the checkpoint holds the states of {len(by_rank)} processes; resume it on as many")
+        self.load_rank_state(by_rank[self.trainer.global_rank if len(by_rank) > 1 else 0])
         self.schedules = as_schedules(state["schedules"])
-        self._td = None
+
+    def _world(self) -> int:
+        return self.trainer.world_size if self._trainer is not None else 1
 
     def final_parameters(self) -> dict[str, torch.Tensor]:
         return {k: v.detach().cpu().clone() for k, v in self.state_dict().items()}
