@@ -52,9 +52,12 @@ class Check:
         self.exits: list[tuple[list[str], int, str | None]] = []  # each command: exit code, its summary's status
 
     def exited(self, args: list[str], code: int, folder: Path | None) -> None:
-        summary = folder / "summary.json" if folder is not None else None
-        status = json.loads(summary.read_text()).get("status") if summary and summary.is_file() else None
-        self.exits.append((args, code, status))
+        self.exits.append((args, code, status_of(folder) if folder is not None else None))
+
+
+def status_of(folder: Path) -> str | None:
+    summary = folder / "summary.json"
+    return json.loads(summary.read_text()).get("status") if summary.is_file() else None
 
     def row(self, scenario: str, ok: bool, detail: str) -> None:
         self.rows.append((scenario, "pass" if ok else "FAIL", detail))
@@ -166,8 +169,8 @@ def kill_points(check: Check, name: str, args: list[str], work: Path, kills: int
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         newest = sorted((folder / "checkpoints").glob("iteration_*.ckpt")) if folder.exists() else []
-        landed.append(max((int(p.stem.split("_")[1]) for p in newest), default=0)
-                      if not (folder / "summary.json").exists() else "done")
+        landed.append("done" if status_of(folder) == "completed" else
+                      max((int(p.stem.split("_")[1]) for p in newest), default=0))
         out = run(check, ["train", *args, *COMMON, f"run_dir={folder}", "resume=last"], work, folder)
         ok, why = equal(reference, fingerprint(folder)) if out.returncode == 0 else (False, out.stderr[-300:])
         whole, why_whole = one_run(folder)
@@ -258,15 +261,19 @@ def scenarios(check: Check, work: Path) -> None:
               f"evaluate exit {ev.returncode}, resume exit {res.returncode}; corrupt file named, intact ones listed:"
               f" {named}")
 
-    # a garbage config.yaml
+    # a garbage config.yaml: evaluate refuses it; a resume reads the config the checkpoint records and repairs it
     folder = work / "garbage"
     shutil.copytree(ref, folder)
     (folder / "config.yaml").write_text("game: [unclosed\n  : : -\n")
     ev = run(check, ["evaluate", f"run_dir={folder}", "games=2"], work, None)
-    res = run(check, ["train", *args, *COMMON, "algo.iterations=4400", f"run_dir={folder}", "resume=last"], work, None)
+    res = run(check, ["train", *args, *COMMON, "algo.iterations=4400", f"run_dir={folder}", "resume=last"], work,
+              folder)
+    repaired = res.returncode == 0 and "algo" in (folder / "config.yaml").read_text()
     last_line = ev.stderr.strip().splitlines()[-1]
-    check.row("garbage config.yaml", ev.returncode == res.returncode == 2 and "config.yaml" in ev.stderr,
-              f"evaluate exit {ev.returncode}, resume exit {res.returncode}: {last_line[:80]!r}")
+    check.row("garbage config.yaml", ev.returncode == 2 and "config.yaml" in ev.stderr and repaired
+              and status_of(folder) == "completed",
+              f"evaluate exit {ev.returncode}: {last_line[:70]!r}; resume=last exit {res.returncode}, config.yaml "
+              f"rewritten from the checkpoint's record: {repaired}")
 
     # divergence
     folder = work / "diverged"

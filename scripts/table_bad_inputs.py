@@ -43,8 +43,8 @@ def main() -> None:
             code = cli.main(argv)
         line = next((x for x in err.getvalue().splitlines() if x.startswith("error: ")), "")
         line = line.replace(str(case), "…").replace("|", "\\|")
-        if len(line) > 200:
-            line = line[:200] + " …"
+        if len(line) > 220:
+            line = line[:110] + " … " + line[-110:]
         print(f"| {i + 1} | `deep-smfg {shown}` | {code} | {line} |")
 
 

@@ -75,7 +75,8 @@ BAD = [
     (R + ["algo.iterations=20"], "algo.iterations=20 is below the checkpoint's iteration 40"),
     (R + ["overwrite=true"], "contradict"),
     (R + ["algo.iterations=80", "damage=truncate"], "last.ckpt is corrupt"),
-    (R + ["resume={run}/checkpoints/iteration_20.ckpt", "run_dir={out}", "seed=3"], "Differences: seed: 0 -> 3"),
+    (["train", *TINY, "resume={run}/checkpoints/iteration_20.ckpt", "run_dir={out}", "seed=3"],
+     "Differences: seed: 0 -> 3"),
     # solve
     (S + ["optimum.n_starts=0"], "optimum.n_starts=0: must be an integer >= 1"),
     (S + ["optimum.seed=-2"], "optimum.seed=-2"),
