@@ -54,14 +54,14 @@ class Check:
     def exited(self, args: list[str], code: int, folder: Path | None) -> None:
         self.exits.append((args, code, status_of(folder) if folder is not None else None))
 
+    def row(self, scenario: str, ok: bool, detail: str) -> None:
+        self.rows.append((scenario, "pass" if ok else "FAIL", detail))
+        print(f"{'pass' if ok else 'FAIL'}  {scenario}: {detail}", flush=True)
+
 
 def status_of(folder: Path) -> str | None:
     summary = folder / "summary.json"
     return json.loads(summary.read_text()).get("status") if summary.is_file() else None
-
-    def row(self, scenario: str, ok: bool, detail: str) -> None:
-        self.rows.append((scenario, "pass" if ok else "FAIL", detail))
-        print(f"{'pass' if ok else 'FAIL'}  {scenario}: {detail}", flush=True)
 
 
 def cli(args: list[str]) -> list[str]:
