@@ -147,9 +147,9 @@ def kill_points(check: Check, name: str, args: list[str], work: Path, kills: int
     while not (ref / "config.yaml").exists() and proc.poll() is None:
         time.sleep(0.05)
     t_folder = time.monotonic() - t0
-    while not (ref / "summary.json").exists() and proc.poll() is None:
+    while status_of(ref) != "completed" and proc.poll() is None:  # "running" is written when the part starts
         time.sleep(0.05)
-    t_end = time.monotonic() - t0  # the summary is written: what is left is the interpreter's exit
+    t_end = time.monotonic() - t0  # the final summary is written: what is left is the interpreter's exit
     proc.wait()
     check.exited(["train", name], proc.returncode, ref)
     reference = fingerprint(ref)
@@ -186,7 +186,7 @@ def signal_scenario(check: Check, sig: signal.Signals, args: list[str], ref: Pat
     proc = start(["train", *args, *COMMON, f"run_dir={folder}"], work)
     while not (folder / "checkpoints" / "last.ckpt").exists() and proc.poll() is None:
         time.sleep(0.05)
-    proc.send_signal(sig)
+    proc.send_signal(sig)  # after the first checkpoint: mid-run
     _, err = proc.communicate()
     check.exited(["train", sig.name], proc.returncode, folder)
     status = json.loads((folder / "summary.json").read_text()).get("status")
