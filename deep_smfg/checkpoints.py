@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -52,10 +52,13 @@ def read_checkpoint(path: Path) -> CheckpointInfo:
 
 def scan(folder: Path) -> tuple[list[CheckpointInfo], list[CorruptCheckpoint]]:
     """The intact checkpoints of ``folder``, oldest first (``last.ckpt`` after its twin), and the corrupt ones."""
-    intact, corrupt = [], []
+    intact, corrupt, read = [], [], {}
     for path in sorted(folder.glob("*.ckpt")) if folder.is_dir() else []:
+        inode = path.stat().st_ino  # last.ckpt is a hard link to the newest: read each file once
         try:
-            intact.append(read_checkpoint(path))
+            if inode not in read:
+                read[inode] = read_checkpoint(path)
+            intact.append(replace(read[inode], path=path))
         except CorruptCheckpoint as exc:
             corrupt.append(exc)
     intact.sort(key=lambda info: (info.iteration, info.path.name == LAST))

@@ -33,13 +33,19 @@ from .run_lock import RunLock
 from .schema import validate
 
 
-def _checked(cfg: DictConfig):
-    """The run's game, learned ``(pi, phi)`` and the output folder, or a :class:`ConfigError`."""
+def _run_folder(cfg: DictConfig) -> Path:
+    """``cfg.run_dir`` if it holds a run with a summary, or a :class:`ConfigError`."""
     run_dir = Path(cfg.run_dir)
     if not (run_dir / "config.yaml").is_file():
         raise ConfigError(f"{run_dir} is not a run folder (no config.yaml): pass run_dir=<a deep-smfg train run>")
     if not (run_dir / "summary.json").is_file():
         raise ConfigError(f"{run_dir} holds no finished run (no summary.json): evaluate after the run ends")
+    return run_dir
+
+
+def _checked(cfg: DictConfig):
+    """The run's game, learned ``(pi, phi)`` and the output folder, or a :class:`ConfigError`."""
+    run_dir = _run_folder(cfg)
     ckpt_path = _checkpoint(cfg, run_dir)
     try:
         run_cfg = OmegaConf.load(run_dir / "config.yaml")
@@ -106,9 +112,8 @@ def check_config(cfg: DictConfig) -> None:
 
 
 def run_evaluate(cfg: DictConfig) -> str:
-    if not (Path(cfg.run_dir) / "config.yaml").is_file():
-        _checked(cfg)  # not a run folder: say so (before a lock file could be written there)
-    with RunLock(Path(cfg.run_dir), "deep-smfg evaluate"):  # before reading: no run writes the folder meanwhile
+    # a run folder (else no lock file is written there), locked before it is read: no run writes it meanwhile
+    with RunLock(_run_folder(cfg), "deep-smfg evaluate"):
         game, learner, n_players, out = _checked(cfg)
         return _evaluate(cfg, game, learner, n_players, out)
 

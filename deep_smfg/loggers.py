@@ -45,10 +45,12 @@ class AppendingCSVLogger(CSVLogger):
                 reader = csv.DictReader(f)
                 header = list(reader.fieldnames or [])
                 rows = [r for r in reader if int(float(r["step"])) < keep_before]
-            with open(path, "w", newline="") as f:
+            tmp = path.with_name(".metrics.csv.tmp")
+            with open(tmp, "w", newline="") as f:
                 writer = csv.DictWriter(f, fieldnames=header)
                 writer.writeheader()
                 writer.writerows(rows)
+            os.replace(tmp, path)  # a kill while trimming leaves the old file, never half of it
 
     @property
     @rank_zero_experiment

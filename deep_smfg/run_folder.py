@@ -23,18 +23,22 @@ from .evaluation.plots import plot_curves
 STATUSES = ("running", "completed", "interrupted", "diverged", "failed")
 
 
+def _write_atomically(path: Path, text: str) -> None:
+    """``path`` holds ``text`` or what it held before, never half of it (a temporary file, then one rename)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 def write_config(path: Path, cfg: DictConfig) -> None:
     """``config.yaml``: the resolved config this part of the run runs with (written after every check)."""
-    tmp = path / ".config.yaml.tmp"
-    tmp.write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    os.replace(tmp, path / "config.yaml")
+    _write_atomically(path / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
 
 
-def record_part(path: Path, record: dict) -> list[dict]:
-    """Append this part's record (start time, from which iteration, what changed) to ``parts.jsonl``; all parts."""
+def record_part(path: Path, record: dict) -> None:
+    """Append this part's record (start time, from which iteration, what changed) to ``parts.jsonl``."""
     with open(path / "parts.jsonl", "a") as f:
         f.write(json.dumps(_jsonable(record)) + "\n")
-    return read_parts(path)
 
 
 def read_parts(path: Path) -> list[dict]:
@@ -62,9 +66,7 @@ def write_summary(path: Path, summary: dict, status: str = "completed") -> str:
     if status not in STATUSES:
         raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
     summary = _jsonable({"status": status, **summary})
-    tmp = path / ".summary.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2) + "\n")
-    os.replace(tmp, path / "summary.json")
+    _write_atomically(path / "summary.json", json.dumps(summary, indent=2) + "\n")
     return json.dumps(summary)
 
 

@@ -204,8 +204,7 @@ def game_specs(cfg: DictConfig) -> dict[str, Spec]:
 
     specs = {"game.name": Spec(str, required=True)}
     for name, default in game_parameters(str(cfg.game.name)).items():
-        kind = ({bool: bool, int: int, float: float, str: str}.get(type(default), "any")
-                if not isinstance(default, (list, tuple)) else "any")
+        kind = {bool: bool, int: int, float: float, str: str}.get(type(default), "any")  # lists, None: any
         specs[f"game.{name}"] = Spec(kind, null=default is None)
     return specs
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from test_bad_inputs import BAD, TINY, damage  # noqa: E402
+from test_bad_inputs import BAD, TINY, prepare_case  # noqa: E402
 
 from deep_smfg import cli  # noqa: E402
 
@@ -29,14 +28,8 @@ def main() -> None:
     for i, (args, _) in enumerate(BAD):
         case = base / f"case{i}"
         case.mkdir()
-        run, out, file = case / "run", case / "out", case / "plain.txt"
-        shutil.copytree(finished, run)
-        file.write_text("x\n")
-        for arg in args:
-            if arg.startswith("damage="):
-                damage(run, arg.split("=", 1)[1])
+        argv, _, _ = prepare_case(case, finished, args)
         shown = " ".join(a for a in args if a not in TINY)
-        argv = [a.format(run=run, out=out, file=file) for a in args if not a.startswith("damage=")]
         err = io.StringIO()
         os.chdir(case)
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):

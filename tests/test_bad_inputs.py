@@ -127,20 +127,26 @@ def damage(run: Path, how: str) -> None:
         (run / "config.yaml").write_text("game: [unclosed\n  : : -\n")
 
 
+def prepare_case(case: Path, finished: Path, args: list[str]) -> tuple[list[str], Path, Path]:
+    """A copy of the finished run in ``case/run`` (damaged as a ``damage=`` argument asks), a plain file, and the
+    command line with ``{run}``, ``{out}``, ``{file}`` filled in; returns ``(argv, run, out)``."""
+    run, out, file = case / "run", case / "out", case / "plain.txt"
+    shutil.copytree(finished, run)
+    file.write_text("not a folder\n")
+    for arg in args:
+        if arg.startswith("damage="):
+            damage(run, arg.split("=", 1)[1])
+    return [a.format(run=run, out=out, file=file) for a in args if not a.startswith("damage=")], run, out
+
+
 @pytest.mark.parametrize("args, names", BAD, ids=[f"{i}-{a[0]}-{a[-1]}" for i, (a, _) in enumerate(BAD)])
 def test_a_bad_input_exits_2_naming_the_key_and_writes_nothing(tmp_path, monkeypatch, capsys, finished_run, args,
                                                                names):
     monkeypatch.setenv("WANDB_MODE", "disabled")
     monkeypatch.chdir(tmp_path)
-    run, out, file = tmp_path / "run", tmp_path / "out", tmp_path / "plain.txt"
-    shutil.copytree(finished_run, run)
-    file.write_text("not a folder\n")
-    for arg in args:
-        if arg.startswith("damage="):
-            damage(run, arg.split("=", 1)[1])
-    args = [a.format(run=run, out=out, file=file) for a in args if not a.startswith("damage=")]
+    argv, run, out = prepare_case(tmp_path, finished_run, args)
     before = snapshot(run)
-    assert cli.main(args) == 2
+    assert cli.main(argv) == 2
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.startswith("error: ")]
     assert len(lines) == 1, err
