@@ -13,6 +13,7 @@ import os
 import shlex
 import sys
 import traceback
+import typing
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -26,7 +27,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from . import schema, sweep
 from .config import ConfigError, RunEnded
-from .games import GameDefinitionError, default_model, game_parameters, is_continuous
+from .games import ContinuousGame, FiniteGame, GameDefinitionError, factory, game_parameters
 
 CONFIG_DIR_ENV = "DEEP_SMFG_CONFIG_DIR"
 MULTIRUN_FLAGS = ("-m", "--multirun")
@@ -57,33 +58,30 @@ def _compose(command: str, overrides: list[str]) -> DictConfig:
         return compose(config_name=command, overrides=overrides)
 
 
-FINITE_ALGO_FOR_MODEL = {"tabular": "ac_smfg", "mlp": "ac_smfg_neural"}  # networks need Adam (docs/ac_smfg.md)
-
-
 def compose_config(command: str, overrides: list[str]) -> DictConfig:
-    """Compose ``configs/<command>.yaml`` with ``overrides``; bad keys get the list of valid ones.
-
-    ``train`` on a finite game takes ``model=tabular`` unless the user chose a model, and the algo that suits
-    the model (``FINITE_ALGO_FOR_MODEL``) unless the user chose one (the file's defaults are the continuous
-    main job's); on a continuous game, the model its module declares, if any (``games.default_model``).
-    """
+    """Compose ``configs/<command>.yaml`` with ``overrides`` (after :func:`with_game_kind`); bad keys get the list of
+    valid ones, and every key is checked against its type and range (deep_smfg/schema.py)."""
+    overrides = with_game_kind(overrides)
     try:
         cfg = _compose(command, overrides)
-        if command == "train":
-            chosen = {o.lstrip("+~").split("=", 1)[0]: o.split("=", 1)[-1] for o in overrides}
-            if is_continuous(cfg.game.name):
-                declared = default_model(cfg.game.name)
-                defaults = {"model": declared} if declared else {}
-            else:
-                model = chosen.get("model", "tabular")
-                defaults = {"model": model, "algo": FINITE_ALGO_FOR_MODEL.get(model, "ac_smfg")}
-            extra = [f"{g}={v}" for g, v in defaults.items() if g not in chosen]
-            if extra:
-                cfg = _compose(command, extra + overrides)
     except (HydraException, OmegaConfBaseException) as exc:
         raise ConfigError(_explain(exc, command, overrides)) from exc
     schema.validate(command, cfg)  # every key's type and range (docs/reliability.md)
     return cfg
+
+
+def with_game_kind(overrides: list[str]) -> list[str]:
+    """``game._target_=F`` without ``game=``: start from the empty game node of F's kind (``game=finite`` or
+    ``game=continuous``, read from F's return annotation), not from the default game's parameters."""
+    chosen = {o.lstrip("+~").split("=", 1)[0]: o.split("=", 1)[-1] for o in overrides if "=" in o}
+    if "game._target_" not in chosen or "game" in chosen:
+        return overrides
+    returns = typing.get_type_hints(factory(chosen["game._target_"])).get("return")
+    kinds = {FiniteGame: "finite", ContinuousGame: "continuous"}
+    if returns not in kinds:
+        raise ConfigError(f"game._target_={chosen['game._target_']}: annotate its return type (-> FiniteGame or -> "
+                          f"ContinuousGame), or say the kind: game=finite or game=continuous")
+    return [f"game={kinds[returns]}", *(o if not o.startswith("+game._target_=") else o[1:] for o in overrides)]
 
 
 def _explain(exc: Exception, command: str, overrides: list[str]) -> str:
@@ -101,7 +99,7 @@ def _explain(exc: Exception, command: str, overrides: list[str]) -> str:
         if key.startswith("game."):
             others = [o for o in overrides if o != ov]
             try:
-                game = _compose(command, others).game.name
+                game = str(_compose(command, others).game._target_)
                 valid = ", ".join(game_parameters(game))
             except Exception:  # noqa: BLE001 - fall back to a pointer
                 game, valid = "this game", "see configs/game/<name>.yaml"
@@ -172,7 +170,31 @@ def run_sweep(command: str, overrides: list[str], job: Command) -> int:
     return 0
 
 
-USAGE = ("usage: deep-smfg {solve,train,evaluate} [-m|--multirun] [key=value ...]\n"
+CONFIG_DIR_FLAGS = ("--config-dir", "-cd")
+
+
+def config_dir_overrides(args: list[str]) -> list[str]:
+    """Hydra's ``--config-dir DIR`` (``-cd DIR``, ``--config-dir=DIR``): DIR joins the config search path, after the
+    package's configs (a user's ``DIR/game/my_game.yaml`` is then ``game=my_game``), as ``hydra.searchpath``."""
+    out, dirs, args = [], [], list(args)
+    while args:
+        arg = args.pop(0)
+        flag, eq, value = arg.partition("=")
+        if flag in CONFIG_DIR_FLAGS:
+            if not eq:
+                if not args:
+                    raise ConfigError(f"{arg} needs a folder: {arg} ./conf")
+                value = args.pop(0)
+            folder = Path(value).expanduser().resolve()
+            if not folder.is_dir():
+                raise ConfigError(f"{flag} {value}: no such folder")
+            dirs.append(f"file://{folder}")
+        else:
+            out.append(arg)
+    return out + ([f"hydra.searchpath=[{','.join(dirs)}]"] if dirs else [])
+
+
+USAGE = ("usage: deep-smfg {solve,train,evaluate} [-m|--multirun] [--config-dir DIR] [key=value ...]\n"
          "       (e.g. deep-smfg solve game=four_rooms; deep-smfg evaluate run_dir=RUN: docs/n_player.md;\n"
          "       deep-smfg train -m seed=0,1,2 game=shop_positioning runs one job per value: docs/sweeps.md)")
 
@@ -190,7 +212,10 @@ def main(argv: list[str] | None = None) -> int:
     if command not in commands:
         print(f"error: unknown command {command!r}; valid commands: {', '.join(commands)}", file=sys.stderr)
         return 2
+    if os.getcwd() not in sys.path:  # a user's game module in the current folder imports, as under python -m
+        sys.path.insert(0, os.getcwd())
     try:
+        overrides = config_dir_overrides(overrides)
         if multirun:
             return run_sweep(command, overrides, commands[command])
         cfg = compose_config(command, overrides)

@@ -1,4 +1,4 @@
-"""What the command-line jobs share: the error types, dtype names, and the game node's split."""
+"""What the command-line jobs share: the error types, dtype names, the game and the learner of a config."""
 
 from __future__ import annotations
 
@@ -30,11 +30,12 @@ def dtype_of(name: str) -> torch.dtype:
     return DTYPES[name]
 
 
-def game_kwargs(game_cfg: DictConfig) -> tuple[str, dict]:
-    """Split a ``game`` config node into its name and the factory's keyword arguments."""
-    params = OmegaConf.to_container(game_cfg, resolve=True)
-    name = params.pop("name")
-    return name, params
+def game_of(cfg: DictConfig):
+    """The game ``cfg.game`` describes (``_target_`` and its parameters), built and checked
+    (:func:`deep_smfg.games.build_game`; a bad one raises :class:`~deep_smfg.games.GameDefinitionError`)."""
+    from .games import build_game
+
+    return build_game(OmegaConf.to_container(cfg.game, resolve=True))
 
 
 # Keys of an ``algo`` node that the train job reads (the rest are the learner class's arguments).

@@ -22,11 +22,11 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from .checkpoints import newest_checkpoint, read_checkpoint
-from .config import ConfigError, build_learner, game_kwargs
+from .config import ConfigError, build_learner, game_of
 from .evaluation.n_player import check_settings, evaluate_n_players
 from .evaluation.n_player_continuous import evaluate_n_players_continuous
 from .evaluation.n_player_plot import plot_n_player
-from .games import FiniteGame, make_game
+from .games import FiniteGame
 from .modules.policies import policy_table
 from .run_folder import write_csv, write_summary
 from .run_lock import RunLock
@@ -53,8 +53,8 @@ def _checked(cfg: DictConfig):
     except (ConfigError, OmegaConfBaseException, ValueError, yaml.YAMLError) as exc:
         raise ConfigError(f"{run_dir / 'config.yaml'} is not a readable train config ({exc}): the run folder is "
                           f"damaged") from exc
-    name, params = game_kwargs(run_cfg.game)
-    game = make_game(name, **params)
+    game = game_of(run_cfg)
+    name = game.name
     n_players = [int(n) for n in cfg.n_players] if OmegaConf.is_list(cfg.n_players) else [int(cfg.n_players)]
     try:
         check_settings(game, n_players, int(cfg.games), int(cfg.ghosts), int(cfg.periods))

@@ -199,13 +199,16 @@ def spec_for(schema: dict[str, Spec], key: str) -> Spec | None:
 
 
 def game_specs(cfg: DictConfig) -> dict[str, Spec]:
-    """``game.<param>`` typed by the factory's default: float defaults take numbers, ints integers, and so on."""
+    """``game.<param>`` typed by the default of the factory ``game._target_`` names: float defaults take numbers, ints
+    integers, and so on (a factory that does not import is refused here, with the reason)."""
+    import inspect
+
     from .games import game_parameters
 
-    specs = {"game.name": Spec(str, required=True)}
-    for name, default in game_parameters(str(cfg.game.name)).items():
+    specs = {"game._target_": Spec(str, required=True), "game.evaluator._target_": Spec(str)}
+    for name, default in game_parameters(str(cfg.game._target_)).items():
         kind = {bool: bool, int: int, float: float, str: str}.get(type(default), "any")  # lists, None: any
-        specs[f"game.{name}"] = Spec(kind, null=default is None)
+        specs[f"game.{name}"] = Spec(kind, null=default is None or default is inspect.Parameter.empty)
     return specs
 
 
@@ -216,10 +219,10 @@ def validate(command: str, cfg: DictConfig, devices: bool = True) -> None:
     ``evaluate`` may read on another machine)."""
     schema = SCHEMAS[command]
     values = flatten(cfg)
-    if "game.name" in values:
-        name = values["game.name"]
-        if not isinstance(name, str):
-            raise ConfigError(f"game.name={name!r}: must be a game's name (a string)")
+    if "game._target_" in values:
+        target = values["game._target_"]
+        if not isinstance(target, str):
+            raise ConfigError(f"game._target_={target!r}: must name a game's factory (a dotted path)")
         schema = {**schema, **game_specs(cfg)}
     for key, spec in schema.items():
         if spec.required and (key not in values or values[key] in (None, "???")):

@@ -14,9 +14,9 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from . import exact
-from .config import ConfigError, dtype_of, game_kwargs, locate
+from .config import ConfigError, dtype_of, game_of, locate
 from .evaluation.plots import plot_curves, plot_mean_field, plot_solver_convergence
-from .games import GAMES, FiniteGame, make_game
+from .games import GAMES, FiniteGame
 from .run_claim import claimed_run_dir, recording_outcome
 from .run_folder import write_config, write_history, write_summary
 from .signals import Signals
@@ -44,11 +44,11 @@ def make_solver(node: DictConfig) -> tuple[Solver, dict]:
 
 def _checked(cfg: DictConfig) -> tuple[str, FiniteGame, torch.dtype, Solver, dict]:
     """The game, dtype, solver and loop knobs of ``cfg``, or a :class:`ConfigError` (nothing written yet)."""
-    name, params = game_kwargs(cfg.game)
-    game = make_game(name, **params)
-    if not isinstance(game, FiniteGame):
-        raise ConfigError(f"solve handles finite games ({', '.join(sorted(GAMES))}); {name} is continuous "
-                          f"(deep-smfg train game={name} solves its discretised twin as the reference)")
+    game = game_of(cfg)
+    name = game.name
+    if not isinstance(game, FiniteGame):  # the exact solvers read dense tensors: the one kind check of solve
+        raise ConfigError(f"solve handles finite games ({', '.join(sorted(GAMES))}, or a FiniteGame of your own); "
+                          f"{name} is continuous (deep-smfg train on it solves its discretised twin as the reference)")
     dtype = dtype_of(cfg.dtype)
     if cfg.leader != "uniform":
         raise ConfigError(f"leader must be 'uniform' (the only preset for now), got {cfg.leader!r}")

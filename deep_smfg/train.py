@@ -29,11 +29,10 @@ from torch.utils.data import DataLoader
 
 from . import quiet
 from .checkpoints import RunCheckpoint, set_aside_after
-from .config import ConfigError, RunEnded, build_learner, dtype_of, game_kwargs
+from .config import ConfigError, RunEnded, build_learner, dtype_of, game_of
 from .evaluation import EvaluationCallback, make_evaluator
 from .evaluation.callbacks import regressions
 from .exact import SOLVER_FAILURES
-from .games import make_game
 from .learners import DivergenceError
 from .loggers import make_loggers
 from .resume import ResumePlan, plan_resume
@@ -49,8 +48,7 @@ PRECISION = {"float32": "32-true", "float64": "64-true"}
 def _checked(cfg: DictConfig):
     """The game and the learner of ``cfg``, or a :class:`ConfigError` (nothing written yet; the keys' types and
     ranges were checked with the config: deep_smfg/schema.py)."""
-    name, params = game_kwargs(cfg.game)
-    game = make_game(name, **params)
+    game = game_of(cfg)
     algo = cfg.algo
     dtype_of(cfg.dtype)
     for key in ("checkpoint_every", "eval_every"):

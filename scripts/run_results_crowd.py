@@ -45,13 +45,12 @@ def final_metrics(path: Path) -> dict:
     import torch
     from omegaconf import OmegaConf
 
-    from deep_smfg.config import build_learner
+    from deep_smfg.config import build_learner, game_of
     from deep_smfg.evaluation.crowd_evaluator import CrowdEvaluator
-    from deep_smfg.games import make_game
 
     torch.set_num_threads(1)
     cfg = OmegaConf.load(path / "config.yaml")
-    game = make_game("crowd", **{k: v for k, v in cfg.game.items() if k != "name"})
+    game = game_of(cfg)
     learner = build_learner(cfg, game)
     learner.load_state_dict(torch.load(path / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"],
                             strict=False)

@@ -1,34 +1,31 @@
-"""Metrics, reports and plots: exact for finite games (:mod:`.exact_evaluator`) and for the linear-quadratic game
-(:mod:`.lq_evaluator`, from its closed form), against the twin's equilibrium law for the crowd
-(:mod:`.crowd_evaluator`), estimated for the other continuous ones (:mod:`.twin_evaluator`), run during training by
-:class:`.callbacks.EvaluationCallback`."""
+"""Metrics, reports and plots, run during training by :class:`.callbacks.EvaluationCallback`.
+
+A game's config declares its evaluator (``game.evaluator._target_``, e.g. the twin's for continuous pricing, the
+closed form's for the linear-quadratic game); a game that declares none gets the generic evaluator of its kind,
+which its class names (``FiniteGame.GENERIC_EVALUATOR``: exact metrics, :mod:`.exact_evaluator`;
+``ContinuousGame.GENERIC_EVALUATOR``: estimated metrics, :mod:`.estimated_evaluator`). Every evaluator is built by
+its ``for_run(game, cfg, **options)`` (options: the node's other keys).
+"""
 
 from __future__ import annotations
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from ..games.continuous import ContinuousGame
-from ..games.crowd import CrowdGame
-from ..games.linear_quadratic import LinearQuadraticGame
+from ..config import ConfigError, locate
 from .callbacks import EvaluationCallback, Evaluator
 
 
 def make_evaluator(game, cfg: DictConfig) -> Evaluator:
-    """The evaluator for ``game``'s kind, with its reference answer (cached in ``runs/.cache``)."""
-    # imported here, not above: the evaluators import run_folder, which imports this package's plots
-    from .crowd_evaluator import CrowdEvaluator
-    from .exact_evaluator import ExactEvaluator
-    from .lq_evaluator import LQEvaluator
-    from .references import reference_phi_star, twin_reference
-    from .twin_evaluator import TwinEvaluator
-
-    if isinstance(game, LinearQuadraticGame):  # a closed form: exact metrics, no twin
-        return LQEvaluator(game, int(cfg.seed))
-    if isinstance(game, CrowdGame):  # reads the density: W2 to the twin's equilibrium law
-        return CrowdEvaluator(game, int(cfg.seed))
-    if isinstance(game, ContinuousGame):
-        return TwinEvaluator(twin_reference(game, cfg), int(cfg.seed), int(cfg.algo.get("best_response_iterations", 0)))
-    return ExactEvaluator(game, reference_phi_star(game, cfg) if cfg.algo.eval_every else float("nan"))
+    """The evaluator ``cfg.game.evaluator`` names, or the generic one of ``game``'s kind, with its reference answer
+    (cached in ``runs/.cache``)."""
+    node = OmegaConf.select(cfg, "game.evaluator")
+    options = OmegaConf.to_container(node, resolve=True) if node is not None else {}
+    target = options.pop("_target_", None) or game.GENERIC_EVALUATOR
+    cls = locate(target, "game.evaluator._target_")
+    try:
+        return cls.for_run(game, cfg, **options)
+    except TypeError as exc:
+        raise ConfigError(f"game.evaluator={target} with options {options}: {exc}") from exc
 
 
 __all__ = ["EvaluationCallback", "Evaluator", "make_evaluator"]

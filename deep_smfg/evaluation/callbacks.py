@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from lightning.pytorch.callbacks import Callback
+from omegaconf import DictConfig
 
 from ..exact import SOLVER_FAILURES
 from ..learners.base import DivergenceError
@@ -24,6 +25,10 @@ class Evaluator(Protocol):
     prefix: str  # logger namespace: "exact" or "estimated"
     progress: tuple[tuple[str, str], ...]  # (short name on the progress bar, metric)
     watch: dict[str, str]  # metric -> "lower" or "higher" (is better): a run that ends worse is flagged
+
+    @classmethod
+    def for_run(cls, game, cfg: DictConfig, **options) -> Evaluator:
+        """The evaluator of ``game`` for the train config ``cfg`` (``options``: the keys of ``game.evaluator``)."""
 
     def evaluate(self, learner) -> dict[str, float]: ...
 
@@ -66,7 +71,7 @@ class EvaluationCallback(Callback):
             raise DivergenceError(f"evaluation at iteration {k} failed ({type(exc).__name__}: "
                                   f"{str(exc).splitlines()[0]}): the learned policies have likely diverged; "
                                   f"{learner.last_checkpoint_note()}") from exc
-        metrics.update(iteration=k, samples=k * learner.samples_per_iteration * self.world, wall_time=self.wall_time())
+        metrics.update(iteration=k, samples=learner.samples(self.world), wall_time=self.wall_time())
         self.history.append(metrics)
         if log:
             learner.log_dict({f"{self.evaluator.prefix}/{n}": float(v) for n, v in metrics.items()}, on_step=True)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from omegaconf import DictConfig
 
 from .. import exact
 from ..games.continuous import ContinuousGame, discretise, interpolation_weights
@@ -38,6 +39,10 @@ class CrowdEvaluator:
     prefix = "estimated"
     progress = (("W2", "density_w2"), ("fit", "fit_w2"), ("theta", "theta"))
     watch = {"density_w2": "lower", "fit_w2": "lower"}
+
+    @classmethod
+    def for_run(cls, game: ContinuousGame, cfg: DictConfig) -> CrowdEvaluator:
+        return cls(game, int(cfg.seed))
 
     def __init__(self, game: ContinuousGame, seed: int, n_states: int = 101, n_actions: int = 41):
         self.game, self.seed, self.dim = game, seed, game.state_space.dim
@@ -93,7 +98,7 @@ class CrowdEvaluator:
             "game": self.game.name,
             "dim": self.dim,
             "iterations": int(learner.iteration),
-            "samples": int(learner.iteration) * learner.samples_per_iteration * world,
+            "samples": learner.samples(world),
             "seconds": seconds,
             "twin": {"n_states": self.twins[0].game.info["n_states"], "n_actions": self.twins[0].game.info["n_actions"],
                      "damping": DAMPING},

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from omegaconf import DictConfig
 
 from .. import exact
 from ..games.base import FiniteGame
@@ -23,6 +24,13 @@ class ExactEvaluator:
     prefix = "exact"
     progress = (("expl", "follower_exploitability"), ("mf_err", "mean_field_error"), ("Phi", "leader_objective"))
     watch = {"follower_exploitability": "lower", "mean_field_error": "lower", "leader_objective": "higher"}
+
+    @classmethod
+    def for_run(cls, game: FiniteGame, cfg: DictConfig) -> ExactEvaluator:
+        """With the reference ``Phi*`` (exact multi-start ascent, ``reference.*``; cached) when metrics are on."""
+        from .references import reference_phi_star
+
+        return cls(game, reference_phi_star(game, cfg) if cfg.algo.eval_every else float("nan"))
 
     def __init__(self, game: FiniteGame, phi_star: float):
         self.game, self.phi_star = game, phi_star
@@ -46,7 +54,7 @@ class ExactEvaluator:
         return {
             "game": game.name,
             "iterations": int(learner.iteration),
-            "samples": int(learner.iteration) * learner.samples_per_iteration * world,
+            "samples": learner.samples(world),
             "seconds": seconds,
             "phi_star": self.phi_star,
             "final": last,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from omegaconf import DictConfig
 
 from ..exact.linear_quadratic import lq_equilibrium, lq_equilibrium_system, lq_leader_objective, lq_leader_optimum
 from ..games.linear_quadratic import LinearQuadraticGame
@@ -21,6 +22,10 @@ class LQEvaluator:
     progress = (("m_err", "mean_error"), ("S_err", "cov_error"), ("expl_rel", "relative_exploitability"),
                 ("theta", "theta_1"))
     watch = {"mean_error": "lower", "cov_error": "lower", "relative_exploitability": "lower"}
+
+    @classmethod
+    def for_run(cls, game: LinearQuadraticGame, cfg: DictConfig) -> LQEvaluator:
+        return cls(game, int(cfg.seed))
 
     def __init__(self, game: LinearQuadraticGame, seed: int, n_states: int = 4096):
         self.game, self.params, self.seed, self.n_states = game, game.params, seed, n_states
@@ -56,7 +61,7 @@ class LQEvaluator:
             "game": self.game.name,
             "preset": self.game.preset,
             "iterations": int(learner.iteration),
-            "samples": int(learner.iteration) * learner.samples_per_iteration * world,
+            "samples": learner.samples(world),
             "seconds": seconds,
             "closed_form": self.reference(),
             "initial": history[0] if history else {},

@@ -12,6 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
+from omegaconf import DictConfig
 
 from .. import exact
 from ..run_folder import write_history
@@ -24,6 +25,13 @@ class TwinEvaluator:
     prefix = "estimated"
     progress = (("price", "price"), ("mf_err", "mean_field_error"), ("Phi_twin", "twin_leader_objective"))
     watch = {"twin_exploitability": "lower", "mean_field_error": "lower", "twin_leader_objective": "higher"}
+
+    @classmethod
+    def for_run(cls, game, cfg: DictConfig) -> TwinEvaluator:
+        """Against the discretised twin (grids ``reference.twin``) and its exact answer (cached)."""
+        from .references import twin_reference
+
+        return cls(twin_reference(game, cfg), int(cfg.seed), int(cfg.algo.get("best_response_iterations", 0)))
 
     def __init__(self, reference: TwinReference | None, seed: int, best_response_iterations: int = 0):
         self.reference, self.seed, self.best_response_iterations = reference, seed, best_response_iterations
@@ -58,7 +66,7 @@ class TwinEvaluator:
         return {
             "game": game.name,
             "iterations": int(learner.iteration),
-            "samples": int(learner.iteration) * learner.samples_per_iteration * world,
+            "samples": learner.samples(world),
             "seconds": seconds,
             "twin": {"phi_star": ref.phi_star, "phi_uniform": ref.phi_uniform, "price_star": ref.price_star,
                      "grid": ref.twin.game.info["n_states"]},

@@ -1,8 +1,10 @@
-"""The game registry: ``make_game(name, **params)`` builds any built-in game by name.
+"""Games: a game is a factory, a function (or class) whose keyword arguments are its parameters and which returns a
+:class:`FiniteGame` or a :class:`ContinuousGame`. A config names it by ``_target_`` (configs/game/<name>.yaml, or a
+user's own: docs/custom_games.md); :func:`build_game` builds and checks it.
 
-A game is one module of this package whose ``GAME`` is its factory (``games/<name>.py``, ``GAME = make_<name>``):
-adding a game adds a file. ``GAMES`` holds the finite games, ``CONTINUOUS_GAMES`` the continuous ones. A module
-may also name the model ``deep-smfg train`` picks for it (``MODEL = "<configs/model name>"``, :func:`default_model`).
+The package's own games are the modules of this package that define ``GAME`` (their factory): :data:`GAMES` holds
+the finite ones, :data:`CONTINUOUS_GAMES` the continuous ones, and :func:`make_game` builds one by name (a
+convenience for tests and scripts; the commands read ``_target_``).
 """
 
 from __future__ import annotations
@@ -11,11 +13,15 @@ import importlib
 import inspect
 import pkgutil
 import typing
+from collections.abc import Mapping
 from typing import Callable
 
 from .base import FiniteGame, GameDefinitionError, sample_categorical
 from .continuous import ContinuousGame
 from .market import Market
+
+# keys of a game node that are not the factory's arguments: the factory itself, and what train measures it with
+RESERVED = ("_target_", "evaluator")
 
 
 def _discover() -> tuple[dict[str, Callable[..., FiniteGame]], dict[str, Callable[..., ContinuousGame]]]:
@@ -33,41 +39,68 @@ def _discover() -> tuple[dict[str, Callable[..., FiniteGame]], dict[str, Callabl
 GAMES, CONTINUOUS_GAMES = _discover()
 
 
-def default_model(name: str) -> str | None:
-    """The model game ``name``'s module declares (``MODEL``), or None."""
-    _factory(name)
-    return getattr(importlib.import_module(f"{__name__}.{name}"), "MODEL", None)
+def factory(target: str) -> Callable[..., FiniteGame | ContinuousGame]:
+    """The callable at the dotted path ``target`` (``my_pkg.games.make_my_game``), or a :class:`GameDefinitionError`."""
+    module, _, name = str(target).rpartition(".")
+    try:
+        found = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise GameDefinitionError(f"game._target_={target!r} cannot be imported ({type(exc).__name__}: {exc}); it "
+                                  f"must name a function returning a FiniteGame or a ContinuousGame, importable "
+                                  f"from where the command runs (docs/custom_games.md)") from exc
+    if not callable(found):
+        raise GameDefinitionError(f"game._target_={target!r} is a {type(found).__name__}, not a function returning "
+                                  f"a game")
+    return found
 
 
-def is_continuous(name: str) -> bool:
-    _factory(name)
-    return name in CONTINUOUS_GAMES
+def game_parameters(target: str) -> dict[str, object]:
+    """The keyword arguments of the factory ``target`` with their defaults (``inspect.Parameter.empty``: required)."""
+    return {k: p.default for k, p in inspect.signature(factory(target)).parameters.items()
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
 
 
-def game_parameters(name: str) -> dict[str, object]:
-    """The parameters of game ``name`` with their defaults."""
-    return {k: p.default for k, p in inspect.signature(_factory(name)).parameters.items()}
-
-
-def _factory(name: str) -> Callable[..., FiniteGame | ContinuousGame]:
-    every = {**GAMES, **CONTINUOUS_GAMES}
-    if name not in every:
-        raise GameDefinitionError(f"unknown game {name!r}; valid games: {', '.join(sorted(every))}")
-    return every[name]
+def build_game(node: Mapping) -> FiniteGame | ContinuousGame:
+    """The game a config's ``game`` node describes: ``_target_`` called with the node's other keys (less
+    :data:`RESERVED`), checked. Unknown parameters, a factory that fails or returns something else than a game, and
+    a game whose functions return wrong shapes or non-finite values raise :class:`GameDefinitionError`."""
+    params = {k: v for k, v in dict(node).items() if k not in RESERVED}
+    if not node.get("_target_") or node["_target_"] == "???":
+        raise GameDefinitionError("game._target_ is required: the factory of the game (game=<a config in "
+                                  "configs/game/>, or game=finite|continuous game._target_=my_pkg.make_my_game)")
+    target = str(node["_target_"])
+    make = factory(target)
+    valid = game_parameters(target)
+    takes_any = any(p.kind == p.VAR_KEYWORD for p in inspect.signature(make).parameters.values())
+    unknown = sorted(set(params) - set(valid))
+    if unknown and not takes_any:
+        raise GameDefinitionError(f"unknown parameter(s) {', '.join(unknown)} for game {target}; valid parameters: "
+                                  f"{', '.join(valid) or 'none'}")
+    missing = [k for k, d in valid.items() if d is inspect.Parameter.empty and k not in params]
+    if missing:
+        raise GameDefinitionError(f"game {target} needs parameter(s) {', '.join(missing)} (+game.<name>=...)")
+    params = {k: tuple(v) if isinstance(valid.get(k), tuple) and isinstance(v, list) else v for k, v in params.items()}
+    try:
+        game = make(**params)
+    except GameDefinitionError:
+        raise
+    except Exception as exc:  # a user's factory: say whose call failed
+        raise GameDefinitionError(f"game._target_={target}({', '.join(f'{k}={v!r}' for k, v in params.items())}) "
+                                  f"failed: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(game, (FiniteGame, ContinuousGame)):
+        raise GameDefinitionError(f"game._target_={target} returned a {type(game).__name__}, not a "
+                                  f"deep_smfg.games.FiniteGame or ContinuousGame")
+    game.check()
+    return game
 
 
 def make_game(name: str, **params) -> FiniteGame | ContinuousGame:
-    """Build a registered game; unknown parameter names get an error listing the valid ones."""
-    factory = _factory(name)
-    valid = game_parameters(name)
-    unknown = sorted(set(params) - set(valid))
-    if unknown:
-        raise GameDefinitionError(
-            f"unknown parameter(s) {', '.join(unknown)} for game {name!r}; valid parameters: {', '.join(valid)}"
-        )
-    params = {k: tuple(v) if isinstance(valid[k], tuple) and not isinstance(v, str) else v for k, v in params.items()}
-    return factory(**params)
+    """Build one of the package's games by its module's name (unknown parameters get the list of valid ones)."""
+    every = {**GAMES, **CONTINUOUS_GAMES}
+    if name not in every:
+        raise GameDefinitionError(f"unknown game {name!r}; valid games: {', '.join(sorted(every))}")
+    return build_game({"_target_": f"{every[name].__module__}.{every[name].__name__}", **params})
 
 
-__all__ = ["CONTINUOUS_GAMES", "ContinuousGame", "FiniteGame", "GAMES", "is_continuous", "GameDefinitionError",
-           "game_parameters", "make_game", "Market", "sample_categorical"]
+__all__ = ["CONTINUOUS_GAMES", "ContinuousGame", "FiniteGame", "GAMES", "GameDefinitionError", "Market",
+           "build_game", "factory", "game_parameters", "make_game", "sample_categorical"]

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Sequence, Union
+from typing import Callable, ClassVar, Sequence, Union
 
 import torch
 from torch import Tensor
@@ -123,6 +123,9 @@ class FiniteGame:
     info: dict = field(default_factory=dict)
     market: Market | None = None
     mean_field_summary: Callable[[Tensor], dict] | None = None
+
+    # what `deep-smfg train` measures a finite game with unless its config declares an evaluator
+    GENERIC_EVALUATOR: ClassVar[str] = "deep_smfg.evaluation.exact_evaluator.ExactEvaluator"
 
     def __post_init__(self) -> None:
         check_unit_interval_open(float(self.gamma), "gamma")
@@ -244,7 +247,16 @@ class FiniteGame:
             if tuple(r.shape) != shape:
                 raise GameDefinitionError(f"{label} has shape {tuple(r.shape)}, expected {shape}")
             if not torch.isfinite(r).all():
-                raise GameDefinitionError(f"{label} has non-finite entries at the uniform mean field")
+                where = "the uniform mean field" if torch.allclose(mu, mu.mean().expand_as(mu)) else f"mu = {mu.tolist()}"
+                raise GameDefinitionError(f"{label} has non-finite entries at {where}")
+
+    def check(self, n_mean_fields: int = 3) -> None:
+        """The tensors at a few random mean fields besides the two construction checked: shapes, distributions,
+        finite rewards (:func:`deep_smfg.games.build_game` runs it on every game a config names)."""
+        gen = torch.Generator().manual_seed(0)
+        for _ in range(n_mean_fields):
+            mu = torch.rand(self.n_z, generator=gen, dtype=torch.float64) + 0.05
+            self._validate_tensors(mu / mu.sum())
 
     def describe(self) -> dict:
         """Sizes and constants, for summaries."""

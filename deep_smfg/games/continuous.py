@@ -31,7 +31,7 @@ the expected next state exact up to the quadrature error.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, ClassVar
 
 import torch
 from torch import Tensor
@@ -92,6 +92,9 @@ class ContinuousGame:
     info: dict = field(default_factory=dict)
     market: Market | None = None  # price(m) of the mean field's mean m, and the target price
 
+    # what `deep-smfg train` measures a continuous game with unless its config declares an evaluator
+    GENERIC_EVALUATOR: ClassVar[str] = "deep_smfg.evaluation.estimated_evaluator.EstimatedEvaluator"
+
     def __post_init__(self) -> None:
         check_unit_interval_open(float(self.gamma), "gamma")
         check_positive(float(self.tau), "tau")
@@ -117,6 +120,34 @@ class ContinuousGame:
         with torch.no_grad():
             return r - self.density_aversion * log_density(self.contribution(s, a, b)).to(r)
 
+    def check(self, n: int = 8) -> None:
+        """Call every function once on ``n`` points (initial states, actions drawn in the boxes, ``m`` at the centre
+        of ``z_space``) and raise :class:`GameDefinitionError` naming the first output of a wrong shape, dtype or
+        value (what a user's game gets wrong first; :func:`deep_smfg.games.build_game` runs it)."""
+        gen = torch.Generator().manual_seed(0)
+        s = _output(self.initial_state, (n, self.state_space.dim), "initial_state(n, generator)", n, gen)
+
+        def inside(box: Box) -> Tensor:
+            lo, hi = box.tensors(s)
+            return lo + (hi - lo) * torch.rand(n, box.dim, generator=gen, dtype=s.dtype)
+
+        a, b = inside(self.action_space), inside(self.leader_action_space)
+        lo, hi = self.z_space.tensors(s)
+        m = (lo + hi) / 2
+        eps = self.sample_noise(n, gen, s)
+        if not isinstance(eps, Tensor) or eps.shape[0] != n:
+            raise GameDefinitionError(f"{self.name}: sample_noise(n, generator, like) must return a tensor [n, ...], "
+                                      f"got {getattr(eps, 'shape', type(eps).__name__)}")
+        _output(self.next_state, (n, self.state_space.dim), "next_state(s, a, b, m, eps)", s, a, b, m, eps)
+        _output(self.reward_f, (n,), "reward_f(s, a, b, m)", s, a, b, m)
+        _output(self.reward_l, (n,), "reward_l(s, a, b, m)", s, a, b, m)
+        _output(self.contribution, (n, self.z_dim), "contribution(s, a, b)", s, a, b)
+        nodes, weights = self.noise_quadrature(4)
+        if weights.ndim != 1 or nodes.shape[0] != weights.shape[0] or abs(float(weights.sum()) - 1) > 1e-6:
+            raise GameDefinitionError(f"{self.name}: noise_quadrature(k) must return nodes [k, ...] and weights [k] "
+                                      f"summing to 1, got {tuple(nodes.shape)}, {tuple(weights.shape)} summing to "
+                                      f"{float(weights.sum()):.6g}")
+
     def sample_next_state(self, s: Tensor, a: Tensor, b: Tensor, m: Tensor, generator=None) -> Tensor:
         return self.next_state(s, a, b, m, self.sample_noise(s.shape[0], generator, s))
 
@@ -124,6 +155,17 @@ class ContinuousGame:
         return {"name": self.name, "state_space": vars(self.state_space), "action_space": vars(self.action_space),
                 "leader_action_space": vars(self.leader_action_space), "gamma": self.gamma, "tau": self.tau,
                 **self.info}
+
+
+def _output(fn: Callable[..., Tensor], shape: tuple[int, ...], call: str, *args) -> Tensor:
+    """``fn(*args)``, or a :class:`GameDefinitionError` unless it is a finite float tensor of ``shape``."""
+    out = fn(*args)
+    if not isinstance(out, Tensor) or tuple(out.shape) != shape:
+        raise GameDefinitionError(f"{call} must return a tensor of shape {list(shape)}, got "
+                                  f"{list(out.shape) if isinstance(out, Tensor) else type(out).__name__}")
+    if not out.is_floating_point() or not torch.isfinite(out).all():
+        raise GameDefinitionError(f"{call} returned non-finite or non-float values (dtype {out.dtype})")
+    return out
 
 
 def grid(lo: float, hi: float, n: int) -> Tensor:

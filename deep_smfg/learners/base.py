@@ -87,6 +87,10 @@ class SampledLearner(L.LightningModule):
         number of processes. ``N`` here (one step of the N chains); a learner that draws more says so."""
         return self.n_envs
 
+    def samples(self, world: int = 1) -> int:
+        """Transitions drawn so far by ``world`` processes: the one definition of the metrics' ``samples``."""
+        return int(self.iteration) * self.samples_per_iteration * world
+
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         raise NotImplementedError
 
