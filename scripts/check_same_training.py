@@ -58,7 +58,8 @@ def compare(a: Path, b: Path) -> int:
         for k in differ[:5]:
             print(f"  differs: {k}")
         if not rows_same:
-            cols = sorted({k for r in ra + rb for k in r if any(x.get(k) != y.get(k) for x, y in zip(ra, rb))})
+            pairs = list(zip(ra, rb, strict=False))
+            cols = sorted({k for r in ra + rb for k in r if any(x.get(k) != y.get(k) for x, y in pairs)})
             print(f"  columns that differ: {cols[:10]}")
         bad += bool(differ) or not rows_same
     print("SAME" if not bad else f"{bad} case(s) differ")

@@ -247,7 +247,8 @@ class FiniteGame:
             if tuple(r.shape) != shape:
                 raise GameDefinitionError(f"{label} has shape {tuple(r.shape)}, expected {shape}")
             if not torch.isfinite(r).all():
-                where = "the uniform mean field" if torch.allclose(mu, mu.mean().expand_as(mu)) else f"mu = {mu.tolist()}"
+                uniform = torch.allclose(mu, mu.mean().expand_as(mu))
+                where = "the uniform mean field" if uniform else f"mu = {mu.tolist()}"
                 raise GameDefinitionError(f"{label} has non-finite entries at {where}")
 
     def check(self, n_mean_fields: int = 3) -> None:
