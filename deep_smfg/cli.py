@@ -118,7 +118,7 @@ class Command:
 
 
 def _commands() -> dict[str, Command]:
-    from . import evaluate, solve, train
+    from . import evaluate, solve, train_job as train
 
     return {"solve": Command(solve.check_config, solve.run_solve),
             "train": Command(train.check_config, train.run_train),

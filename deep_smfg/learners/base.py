@@ -218,5 +218,17 @@ class SampledLearner(L.LightningModule):
     def _world(self) -> int:
         return self.trainer.world_size if self._trainer is not None else 1
 
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path, map_location=None, game=None, **kwargs):  # noqa: D417
+        """The learner a ``deep-smfg train`` checkpoint holds, its game rebuilt from the config stored in the
+        checkpoint (or ``game``: a game object the run was given), its parameters loaded, in eval mode, on the CPU
+        (``map_location`` and Lightning's other arguments are not used: the config says how to build it)."""
+        from ..api import learner_from_checkpoint
+
+        learner, _ = learner_from_checkpoint(checkpoint_path, game=game)
+        if not isinstance(learner, cls):
+            raise TypeError(f"{checkpoint_path} holds a {type(learner).__name__}, not a {cls.__name__}")
+        return learner
+
     def final_parameters(self) -> dict[str, torch.Tensor]:
         return {k: v.detach().cpu().clone() for k, v in self.state_dict().items()}

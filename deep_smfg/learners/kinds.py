@@ -93,6 +93,10 @@ class GameKind(Protocol):
     def transition(self, agents: Agents, env: TwoChainEnv, td: TensorDictBase) -> tuple[Transition, TensorDictBase]:
         """Steps 1-2 from the root ``td``; returns the transition and the next root."""
 
+    def act(self, policy: nn.Module, states: Tensor, mean: bool = False,
+            generator: torch.Generator | None = None) -> Tensor:
+        """Actions of ``policy`` at ``states`` (drawn, or its typical action): what a user's simulation calls."""
+
 
 class FiniteKind:
     """Indices for states and actions; tabular or MLP categorical policies over state indices."""
@@ -132,6 +136,12 @@ class FiniteKind:
             v_f_next=v_f[s_next].detach(), v_l_next=v_l[s_next].detach(),
         ), root
 
+    def act(self, policy: nn.Module, states: Tensor, mean: bool = False,
+            generator: torch.Generator | None = None) -> Tensor:
+        """Action indices ``[N]`` at state indices ``[N]``: the most likely (``mean``) or drawn."""
+        probs = torch.softmax(policy(states), -1)
+        return probs.argmax(-1) if mean else sample_from_cdf(probs.cumsum(-1), generator)
+
 
 class ContinuousKind:
     """Points in boxes; Gaussian policies (squashed onto the boxes, or not) scored at their pre-squash draws ``u``."""
@@ -162,6 +172,11 @@ class ContinuousKind:
             **step, logp_f=agents.follower.log_prob(s, u_f), logp_l=agents.leader.log_prob(s, u_l),
             v_f=v_f, v_l=v_l, v_f_next=v_f_next.detach(), v_l_next=v_l_next.detach(), u_f_bar=u_f_bar, u_l_bar=u_l_bar,
         ), root
+
+    def act(self, policy: nn.Module, states: Tensor, mean: bool = False,
+            generator: torch.Generator | None = None) -> Tensor:
+        """Actions ``[N, da]`` at points ``[N, ds]``: the median, ``squash(mean)`` (``mean``), or drawn."""
+        return policy.median_action(states) if mean else policy.sample(states, generator)[1]
 
 
 def env_step(td: TensorDictBase, out: TensorDictBase, actions: Tensor, leader_actions: Tensor) -> dict[str, Tensor]:
