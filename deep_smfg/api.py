@@ -72,12 +72,17 @@ class Run:
         return self.learner.kind.act(policy, states, mean=mean, generator=generator)
 
 
-def train(game_or_config: FiniteGame | ContinuousGame | str, overrides: Sequence[str] = ()) -> Run:
-    """Run ``deep-smfg train`` on a game and return the finished :class:`Run` (see the module docstring)."""
-    from . import train_job
-    from .cli import compose_config
+def train(game_or_config: FiniteGame | ContinuousGame | str, overrides: Sequence[str] = (),
+          config_dir: str | Path | None = None) -> Run:
+    """Run ``deep-smfg train`` on a game and return the finished :class:`Run` (see the module docstring).
 
-    overrides = list(overrides)
+    ``game_or_config``: a game object; the name of a game config (``configs/game/<name>.yaml``, or
+    ``<config_dir>/game/<name>.yaml``); or a factory's dotted path. ``config_dir``: a folder of your own configs, as
+    ``deep-smfg train --config-dir``."""
+    from . import train_job
+    from .cli import compose_config, config_dir_overrides
+
+    overrides = config_dir_overrides([*overrides, *(["--config-dir", str(config_dir)] if config_dir else [])])
     if isinstance(game_or_config, (FiniteGame, ContinuousGame)):
         key = uuid.uuid4().hex
         _GIVEN[key] = game_or_config

@@ -4,7 +4,8 @@
 # Builds the wheel from a copy of the source tree (so no build/ folder lands in the checkout), checks that
 # it holds every module and config of the tree (setup.py finds the packages), installs it
 # into a FRESH virtual environment (pinned CPU torch first, then the wheel under constraints.txt) and
-# runs a tiny `deep-smfg solve` from a folder outside the source tree. Fails loudly on any step.
+# runs a tiny `deep-smfg solve` and the two worked examples (examples/) from a folder outside the source tree.
+# Fails loudly on any step.
 #   bash scripts/check_wheel.sh            PY=python3.11 bash scripts/check_wheel.sh   KEEP_TMP=1: keep the temp folder
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -70,4 +71,22 @@ EOF
 [[ -s "$TMP/run/summary.json" ]] || fail "no $TMP/run/summary.json"
 "$TMP/venv/bin/python" -c 'import json, sys; assert "phi_star" in json.load(open(sys.argv[1]))' \
     "$TMP/run/summary.json" || fail "summary.json has no phi_star"
+# The two worked examples of docs/custom_games.md, as a user runs them from their own folders: train (short) from
+# the example's config folder, evaluate among n players, then load the run (load_run, load_from_checkpoint), check
+# that both reproduce the checkpoint's actions exactly, and train it again from Python (deep_smfg.train).
+cp -r "$ROOT/examples" "$TMP/examples"
+for example in road_toll:finite exponential_demand:continuous; do
+    name=${example%%:*}; kind=${example##*:}
+    step "worked example $name ($kind): train, evaluate, load and act, from $TMP/examples/$name"
+    cd "$TMP/examples/$name"
+    extra=(); [[ $kind == continuous ]] && extra=(algo.best_response_iterations=100)
+    "${CLEAN_ENV[@]}" "$TMP/venv/bin/deep-smfg" train --config-dir ./conf game="$name" algo.iterations=300 \
+        algo.eval_every=100 algo.checkpoint_every=100 logger=csv progress_bar=false "${extra[@]}" \
+        run_dir="$TMP/runs/$name" || fail "deep-smfg train on the example $name exited with $?"
+    "${CLEAN_ENV[@]}" "$TMP/venv/bin/deep-smfg" evaluate run_dir="$TMP/runs/$name" "n_players=[2,20]" games=2 \
+        periods=200 best_response_iterations=50 || fail "deep-smfg evaluate on the example $name exited with $?"
+    [[ -s "$TMP/runs/$name/n_player/summary.json" ]] || fail "no n_player summary for $name"
+    "${CLEAN_ENV[@]}" "$TMP/venv/bin/python" ../check_example.py "$name" "$kind" "$TMP/runs/$name" \
+        || fail "loading the example $name's run, or training it from Python, failed"
+done
 step "OK: the wheel installs and runs (${SECONDS}s)"

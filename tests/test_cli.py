@@ -15,11 +15,20 @@ from deep_smfg.games import CONTINUOUS_GAMES, GAMES, game_parameters
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
 
+def cfg_target(name: str) -> str:
+    factory = {**GAMES, **CONTINUOUS_GAMES}[name]
+    return f"{factory.__module__}.{factory.__name__}"
+
+
 @pytest.mark.parametrize("name", sorted(GAMES) + sorted(CONTINUOUS_GAMES))
 def test_game_config_lists_every_parameter_with_the_factory_default(name):
     cfg = OmegaConf.to_container(OmegaConf.load(CONFIGS / "game" / f"{name}.yaml"))
-    assert cfg.pop("name") == name
-    defaults = {k: list(v) if isinstance(v, tuple) else v for k, v in game_parameters(name).items()}
+    factory = {**GAMES, **CONTINUOUS_GAMES}[name]
+    assert cfg.pop("_target_") == f"{factory.__module__}.{factory.__name__}"
+    kind = "continuous" if name in CONTINUOUS_GAMES else "finite"
+    assert cfg.pop("defaults")[0] == kind  # the kind's model and algo (configs/game/finite.yaml, continuous.yaml)
+    cfg.pop("evaluator", None)
+    defaults = {k: list(v) if isinstance(v, tuple) else v for k, v in game_parameters(cfg_target(name)).items()}
     assert cfg == defaults
 
 
@@ -66,7 +75,7 @@ def test_solve_writes_a_run_folder_and_prints_the_summary_last(tmp_path, capsys)
     assert summary == json.loads((run_dir / "summary.json").read_text())
     assert {"config.yaml", "summary.json", "mean_field.png", "leader_ascent.png", "metrics.csv",
             "convergence.png"} <= {p.name for p in run_dir.iterdir()}
-    assert OmegaConf.load(run_dir / "config.yaml").game.name == "congestion_toll"
+    assert OmegaConf.load(run_dir / "config.yaml").game._target_ == cfg_target("congestion_toll")
     from deep_smfg.games import make_game
 
     closed = make_game("congestion_toll").closed_form
@@ -88,8 +97,8 @@ def test_solve_writes_a_run_folder_and_prints_the_summary_last(tmp_path, capsys)
 
 def test_train_defaults_follow_the_game_kind():
     main_job = compose_config("train", [])
-    assert ((main_job.game.name, main_job.model.policy, main_job.algo.optimizer.critic)
-            == ("continuous_pricing", "squashed_gaussian", "adam"))
+    assert ((main_job.game._target_, main_job.model.policy, main_job.algo.optimizer.critic)
+            == (cfg_target("continuous_pricing"), "squashed_gaussian", "adam"))
     finite = compose_config("train", ["game=shop_positioning"])
     assert (finite.model.policy, finite.algo.optimizer, finite.algo.step_sizes.critic.c) == ("tabular", "sgd", 4.0)
     # algo=ac_smfg on four_rooms takes its per-game settings (configs/algo/for_game/), explicitly chosen or not
