@@ -54,7 +54,8 @@ def holds_run(path: Path) -> bool:
 def describe_run(path: Path) -> str:
     try:
         old = OmegaConf.load(path / "config.yaml")
-        game, seed = OmegaConf.select(old, "game.name"), OmegaConf.select(old, "seed")
+        target, seed = OmegaConf.select(old, "game._target_"), OmegaConf.select(old, "seed")
+        game = str(target).rpartition(".")[2].removeprefix("make_")  # the factory's name, make_<game> by convention
         what = f"a run of {game}" + (f", seed {seed}" if seed is not None else "")
     except Exception:  # noqa: BLE001 - a description only
         what = "a run"

@@ -58,7 +58,7 @@ BAD = [
     # the game's parameters: typed by the factory's defaults, ranges checked by the factory
     (T + ["game.gamma=abc"], "game.gamma='abc': must be a number"),
     (T + ["game.gamma=1.5"], "gamma must lie in (0, 1), got 1.5"),
-    (T + ["game.foo=1"], "unknown parameter 'foo' for congestion_toll"),
+    (T + ["game.foo=1"], "unknown parameter 'foo' for deep_smfg.games.congestion_toll.make_congestion_toll"),
     (["train", "game=nope", "run_dir={out}"], "Could not find 'game/nope'"),
     (T + ["algo.foo=1"], "unknown config key 'algo.foo'"),
     (T + ["+algo.foo=1"], "unknown algo key(s) ['foo']"),
