@@ -317,7 +317,7 @@ def test_unknown_parameter_lists_the_valid_parameters():
         make_game("four_rooms", foo=1)
     msg = str(info.value)
     assert "foo" in msg
-    params = game_parameters("four_rooms")
+    params = game_parameters("deep_smfg.games.four_rooms.make_four_rooms")
     assert {"noise", "kappa", "K", "gamma", "tau"} <= set(params)
     for p in params:
         assert p in msg

@@ -132,4 +132,3 @@ def axis_game(game: ContinuousGame, axis: int) -> ContinuousGame:
 
 
 GAME = make_crowd  # the registry (deep_smfg/games/__init__.py) finds games by this name
-MODEL = "gaussian_mixture"  # unbounded actions (unsquashed Gaussian policies) and a mixture: the density is read

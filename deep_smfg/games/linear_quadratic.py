@@ -140,4 +140,3 @@ def make_linear_quadratic(preset: str = "1d", box_sds: float = 6.0) -> Continuou
 
 
 GAME = make_linear_quadratic  # the registry (deep_smfg/games/__init__.py) finds games by this name
-MODEL = "gaussian_quadratic"  # the model `deep-smfg train` picks for this game unless one is chosen (unbounded actions)
