@@ -33,8 +33,8 @@ _GIVEN: dict[str, FiniteGame | ContinuousGame] = {}
 def given_game(key: str) -> FiniteGame | ContinuousGame:
     """The game object passed to :func:`train` under ``key`` in this process (the ``_target_`` of such runs)."""
     if key not in _GIVEN:
-        raise GameDefinitionError(f"this run's game was an object passed to deep_smfg.train in another process; pass "
-                                  f"it again: deep_smfg.load_run(run_dir, game=my_game)")
+        raise GameDefinitionError("this run's game was an object passed to deep_smfg.train in another process; pass "
+                                  "it again: deep_smfg.load_run(run_dir, game=my_game)")
     return _GIVEN[key]
 
 

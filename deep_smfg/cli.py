@@ -118,7 +118,8 @@ class Command:
 
 
 def _commands() -> dict[str, Command]:
-    from . import evaluate, solve, train_job as train
+    from . import evaluate, solve
+    from . import train_job as train
 
     return {"solve": Command(solve.check_config, solve.run_solve),
             "train": Command(train.check_config, train.run_train),

@@ -20,7 +20,8 @@ SHORT = ["algo.iterations=300", "algo.eval_every=100", "algo.checkpoint_every=10
 
 def make_queue(load_cost: float = 1.0, gamma: float = 0.9, tau: float = 0.5) -> FiniteGame:
     """Two counters; a customer's next counter is the one it picks (w.p. 0.8); a counter's cost grows with its
-    load (counter 1 three times as fast); the manager's two actions shift a bonus between the counters and it wants counter 0 at 60% load."""
+    load (counter 1 three times as fast); the manager's two actions shift a bonus between the counters and it
+    wants counter 0 at 60% load."""
     S, A, B = 2, 2, 2
     P = torch.full((S, A, B, S), 0.2, dtype=torch.float64)
     for a in range(A):
