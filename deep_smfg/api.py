@@ -51,15 +51,15 @@ class Run:
 
     @property
     def follower(self) -> torch.nn.Module:
-        return self.learner.follower
+        return self.learner.agents().follower
 
     @property
     def leader(self) -> torch.nn.Module:
-        return self.learner.leader
+        return self.learner.agents().leader
 
     @property
     def mean_field(self) -> torch.nn.Module:
-        return self.learner.mean_field
+        return self.learner.agents().mean_field
 
     @torch.no_grad()
     def act(self, states: torch.Tensor, *, leader: bool = False, mean: bool = False,

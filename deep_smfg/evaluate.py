@@ -126,7 +126,7 @@ def _evaluate(cfg: DictConfig, game, learner, n_players: list[int], out: Path) -
                     periods=int(cfg.periods), seed=int(cfg.seed))
     if isinstance(game, FiniteGame):
         with torch.no_grad():
-            pi, phi = policy_table(learner.follower), policy_table(learner.leader)
+            pi, phi = policy_table(learner.agents().follower), policy_table(learner.agents().leader)
         rows, limit = evaluate_n_players(game, pi, phi, n_players, samples=int(cfg.samples), device=device,
                                          **settings)
     else:

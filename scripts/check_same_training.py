@@ -6,13 +6,16 @@
 Run ``record`` on the tree before a change (a ``git worktree`` of the old commit, with this script copied in) and on
 the tree after it, then ``compare``. Each case is 300 iterations through ``deep-smfg train`` (csv logger, metrics
 every 100 iterations): a finite game with tabular modules, the same with MLP modules, and the continuous main job.
-Compared: every tensor of the final checkpoint's ``state_dict`` (``torch.equal``) and every column of
-``metrics.csv`` except the wall-clock ones (``wall_time``, ``*seconds*``).
+Two more cases run the baselines MF-TRPO and Cui-Koeppl. Compared: every tensor of the final checkpoint's
+``state_dict`` (``torch.equal``; tensors that only one side holds fail the case, except those listed in
+``REMOVED_OK``), every column of ``metrics.csv`` and every number of ``summary.json`` (the report: the learned best
+response included), except the wall-clock ones (``wall_time``, ``*seconds*``) and the folder's own records.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -25,8 +28,12 @@ CASES = {
     "finite_tabular": ["game=equilibrium_pricing"],
     "finite_mlp": ["game=equilibrium_pricing", "model=mlp"],
     "main_job": ["algo.best_response_iterations=200"],
+    "mf_trpo": ["game=equilibrium_pricing", "algo=mf_trpo"],
+    "cui_koeppl": ["game=equilibrium_pricing", "algo=cui_koeppl"],
 }
-CLOCK = ("wall_time", "seconds", "time")
+# tensors a change removed on purpose (issue 19: learners no longer carry critics they never train)
+REMOVED_OK = {"mf_trpo": ("critic_f.", "critic_l."), "cui_koeppl": ("critic_f.", "critic_l.")}
+CLOCK = ("wall_time", "seconds", "time", "started", "run_dir", "parts")
 
 
 def record(out: Path) -> None:
@@ -45,16 +52,32 @@ def _state(run: Path) -> dict[str, torch.Tensor]:
     return torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
 
 
+def _summary(run: Path) -> dict:
+    def flat(x, prefix=""):
+        if isinstance(x, dict):
+            kept = {k: v for k, v in x.items() if not any(c in k for c in CLOCK)}
+            return {k2: v2 for k, v in kept.items() for k2, v2 in flat(v, f"{prefix}{k}.").items()}
+        return {prefix[:-1]: x}
+
+    return flat(json.loads((run / "summary.json").read_text()))
+
+
 def compare(a: Path, b: Path) -> int:
     bad = 0
     for case in CASES:
         sa, sb = _state(a / case), _state(b / case)
-        keys = sorted(set(sa) | set(sb))
+        removed = [k for k in sorted(set(sa) ^ set(sb)) if k.startswith(REMOVED_OK.get(case, ()))]
+        keys = sorted((set(sa) | set(sb)) - set(removed))
         differ = [k for k in keys if k not in sa or k not in sb or not torch.equal(sa[k], sb[k])]
         ra, rb = _rows(a / case), _rows(b / case)
         rows_same = ra == rb
-        print(f"{case}: {len(keys)} tensors, {len(differ)} differ; metrics.csv {len(ra)} rows, "
-              f"{'identical' if rows_same else 'DIFFERENT'}")
+        ya, yb = _summary(a / case), _summary(b / case)
+        summary_differ = sorted(k for k in set(ya) | set(yb) if ya.get(k) != yb.get(k))
+        gone = f", {len(removed)} removed on purpose" if removed else ""
+        print(f"{case}: {len(keys)} tensors, {len(differ)} differ{gone}; "
+              f"metrics.csv {len(ra)} rows, {'identical' if rows_same else 'DIFFERENT'}; summary.json "
+              f"{len(ya)} values, {len(summary_differ)} differ {summary_differ[:5]}")
+        rows_same = rows_same and not summary_differ
         for k in differ[:5]:
             print(f"  differs: {k}")
         if not rows_same:

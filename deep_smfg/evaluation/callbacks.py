@@ -71,7 +71,7 @@ class EvaluationCallback(Callback):
             raise DivergenceError(f"evaluation at iteration {k} failed ({type(exc).__name__}: "
                                   f"{str(exc).splitlines()[0]}): the learned policies have likely diverged; "
                                   f"{learner.last_checkpoint_note()}") from exc
-        metrics.update(iteration=k, samples=learner.samples(self.world), wall_time=self.wall_time())
+        metrics.update(iteration=k, samples=learner.progress(self.world).samples, wall_time=self.wall_time())
         self.history.append(metrics)
         if log:
             learner.log_dict({f"{self.evaluator.prefix}/{n}": float(v) for n, v in metrics.items()}, on_step=True)

@@ -63,8 +63,9 @@ class CrowdEvaluator:
     @staticmethod
     @torch.no_grad()
     def theta(learner) -> float:
-        p = next(learner.leader.parameters())
-        return float(learner.leader.median_action(torch.zeros(1, learner.game.state_space.dim).to(p))[0, 0])
+        leader = learner.agents().leader
+        p = next(leader.parameters())
+        return float(leader.median_action(torch.zeros(1, learner.game.state_space.dim).to(p))[0, 0])
 
     def distances(self, mean_field, law: Law) -> dict[str, float]:
         components = mean_field.components()
@@ -76,10 +77,11 @@ class CrowdEvaluator:
 
     def evaluate(self, learner) -> dict[str, float]:
         theta = self.theta(learner)
-        mf = learner.mean_field
-        returns = rollout_returns(self.game, learner.follower, learner.leader, mf().detach(), seed=self.seed,
+        agents = learner.agents()
+        mf = agents.mean_field
+        returns = rollout_returns(self.game, agents.follower, agents.leader, mf().detach(), seed=self.seed,
                                   log_density=mf.log_density)
-        induced = torch.cat(stationary_contributions(self.game, learner.follower, learner.leader, mf().detach(),
+        induced = torch.cat(stationary_contributions(self.game, agents.follower, agents.leader, mf().detach(),
                                                      steps=20, seed=self.seed))
         return {**self.distances(mf, self.reference_law(theta)), "fit_w2": w2_to_samples(mf.components(), induced),
                 "theta": theta,
@@ -90,15 +92,15 @@ class CrowdEvaluator:
         at_end = history and history[-1]["iteration"] == int(learner.iteration)
         final = history[-1] if at_end else self.evaluate(learner)
         law = self.reference_law(final["theta"])
-        plot_densities(learner.mean_field, law, self.game, run_dir / "mean_field.png", final["density_w2"])
+        plot_densities(learner.agents().mean_field, law, self.game, run_dir / "mean_field.png", final["density_w2"])
         if history:
             plot_w2(history, run_dir / "convergence.png")
-        w, m, cov = (t.detach() for t in learner.mean_field.components())
+        w, m, cov = (t.detach() for t in learner.agents().mean_field.components())
         return {
             "game": self.game.name,
             "dim": self.dim,
             "iterations": int(learner.iteration),
-            "samples": learner.samples(world),
+            "samples": learner.progress(world).samples,
             "seconds": seconds,
             "twin": {"n_states": self.twins[0].game.info["n_states"], "n_actions": self.twins[0].game.info["n_actions"],
                      "damping": DAMPING},

@@ -40,9 +40,10 @@ class EstimatedEvaluator:
         return cls(game, int(cfg.seed), int(cfg.algo.get("best_response_iterations", 0)))
 
     def evaluate(self, learner) -> dict[str, float]:
-        m_hat = learner.mean_field().detach()
-        returns = rollout_returns(self.game, learner.follower, learner.leader, m_hat, seed=self.seed)
-        m = induced_mean(self.game, learner.follower, learner.leader, m_hat, seed=self.seed)
+        agents = learner.agents()
+        m_hat = agents.mean_field().detach()
+        returns = rollout_returns(self.game, agents.follower, agents.leader, m_hat, seed=self.seed)
+        m = induced_mean(self.game, agents.follower, agents.leader, m_hat, seed=self.seed)
         return {"leader_objective": returns["J_l"], "follower_return": returns["J_f"],
                 "mean_field_error": float((m_hat - m).norm())}
 
@@ -58,9 +59,9 @@ class EstimatedEvaluator:
             plot_curves({k: [h[k] for h in history] for k in ("mean_field_error", "leader_objective")},
                         run_dir / "convergence.png", "iteration", "value", f"{self.game.name}: estimated metrics",
                         x=steps)
-        mf = learner.mean_field
+        mf = learner.agents().mean_field
         return {"game": self.game.name, "iterations": int(learner.iteration),
-                "samples": learner.samples(world), "seconds": seconds,
+                "samples": learner.progress(world).samples, "seconds": seconds,
                 "initial": history[0] if history else {}, "final": final, "learned_best_response": expl,
                 "learned_mean_field": {"mean": mf().detach(), "covariance": mf.covariance().detach()}}
 

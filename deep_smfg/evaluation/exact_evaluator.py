@@ -37,16 +37,17 @@ class ExactEvaluator:
         self.mu_warm: torch.Tensor | None = None  # mu*(phi) of the last evaluation: the next solve's warm start
 
     def evaluate(self, learner) -> dict[str, float]:
-        metrics, self.mu_warm = exact_metrics(self.game, learner.follower, learner.leader, learner.mean_field(),
+        agents = learner.agents()
+        metrics, self.mu_warm = exact_metrics(self.game, agents.follower, agents.leader, agents.mean_field(),
                                               self.phi_star, self.mu_warm)
         return metrics
 
     def report(self, learner, history: list[dict], run_dir: Path, seconds: float, world: int) -> dict:
         game = self.game
         write_history(history, game.name, run_dir)
-        mu_hat = learner.mean_field().detach().double().cpu()
+        mu_hat = learner.agents().mean_field().detach().double().cpu()
         with torch.no_grad():
-            phi = policy_table(learner.leader).double().cpu()
+            phi = policy_table(learner.agents().leader).double().cpu()
         eq = exact.solve_equilibrium(game, phi)
         plot_mean_field(game, mu_hat, run_dir / "mean_field.png", f"{game.name}: learned mean field vs mu*(phi)",
                         reference=eq.mu, label="learned mu_hat", reference_label="exact mu*(phi) of the learned leader")
@@ -54,7 +55,7 @@ class ExactEvaluator:
         return {
             "game": game.name,
             "iterations": int(learner.iteration),
-            "samples": learner.samples(world),
+            "samples": learner.progress(world).samples,
             "seconds": seconds,
             "phi_star": self.phi_star,
             "final": last,

@@ -11,13 +11,16 @@ from ..modules.policies import policy_table
 
 
 def _param_grad(module: nn.Module, grad_table: Tensor) -> Tensor:
-    """Chain rule from ``dPhi/dphi[s, b]`` to the leader module's parameters (flattened)."""
-    params = [p for p in module.parameters() if p.requires_grad]
+    """Chain rule from ``dPhi/dphi[s, b]`` to the leader module's parameters (flattened), on detached copies of them
+    (a learner whose leader moves without gradients, or never, gets the same metric)."""
+    names, params = zip(*module.named_parameters(), strict=True)
+    copies = {n: p.detach().requires_grad_(True) for n, p in zip(names, params, strict=True)}
     with torch.enable_grad():
-        table = policy_table(module)
-        grads = torch.autograd.grad(table, params, grad_outputs=grad_table.to(table), allow_unused=True)
+        states = torch.arange(module.n_states, device=params[0].device)
+        table = torch.softmax(torch.func.functional_call(module, copies, (states,)), dim=-1)  # policy_table's
+        grads = torch.autograd.grad(table, list(copies.values()), grad_outputs=grad_table.to(table), allow_unused=True)
     return torch.cat([(g if g is not None else torch.zeros_like(p)).flatten()
-                      for g, p in zip(grads, params, strict=True)])
+                      for g, p in zip(grads, copies.values(), strict=True)])
 
 
 def exact_metrics(

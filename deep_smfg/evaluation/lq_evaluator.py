@@ -34,9 +34,10 @@ class LQEvaluator:
         self.theta_prev: torch.Tensor | None = None
 
     def evaluate(self, learner) -> dict[str, float]:
-        mf = learner.mean_field
+        agents = learner.agents()
+        mf = agents.mean_field
         metrics, theta = lq_metrics(self.params, self.system, self.theta_star, mf().detach(), mf.covariance().detach(),
-                                    learner.follower, learner.leader, self.n_states, self.seed, self.theta_prev)
+                                    agents.follower, agents.leader, self.n_states, self.seed, self.theta_prev)
         self.theta_prev = theta
         return metrics
 
@@ -56,12 +57,13 @@ class LQEvaluator:
         final = history[-1] if at_end else self.evaluate(learner)
         if history:
             plot_convergence(history, run_dir / "convergence.png")
-        mf = learner.mean_field
+        agents = learner.agents()
+        mf = agents.mean_field
         return {
             "game": self.game.name,
             "preset": self.game.preset,
             "iterations": int(learner.iteration),
-            "samples": learner.samples(world),
+            "samples": learner.progress(world).samples,
             "seconds": seconds,
             "closed_form": self.reference(),
             "initial": history[0] if history else {},

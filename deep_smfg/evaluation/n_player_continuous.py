@@ -116,8 +116,9 @@ def evaluate_n_players_continuous(learner, n_players: list[int], games: int = 16
     from ..learners.best_response import train_best_response
 
     game = learner.game
-    follower, leader = learner.follower, learner.leader
-    m_bar = induced_mean(game, follower, leader, learner.mean_field().detach(), seed=seed)
+    agents = learner.agents()
+    follower, leader = agents.follower, agents.leader
+    m_bar = induced_mean(game, follower, leader, agents.mean_field().detach(), seed=seed)
     mean_field_deviator = train_best_response(learner, m_bar, best_response_iterations, seed=seed + 12345).follower
     limit = continuous_mean_field_values(game, follower, leader, mean_field_deviator, m_bar, seed=seed)
     pool = stationary_pool(game, follower, leader, m_bar, seed=seed + 1)

@@ -38,11 +38,12 @@ class TwinEvaluator:
         self.mu_warm: torch.Tensor | None = None
 
     def evaluate(self, learner) -> dict[str, float]:
-        mean = learner.mean_field().detach()
-        metrics = {"leader_objective": rollout_returns(learner.game, learner.follower, learner.leader, mean,
+        agents = learner.agents()
+        mean = agents.mean_field().detach()
+        metrics = {"leader_objective": rollout_returns(learner.game, agents.follower, agents.leader, mean,
                                                        seed=self.seed)["J_l"]}
         if self.reference is not None:
-            twin, self.mu_warm = twin_metrics(self.reference, learner.follower, learner.leader, learner.mean_field,
+            twin, self.mu_warm = twin_metrics(self.reference, agents.follower, agents.leader, agents.mean_field,
                                               self.mu_warm)
             metrics.update(twin)
         return metrics
@@ -62,11 +63,11 @@ class TwinEvaluator:
             if game.market is not None and game.market.target is not None:
                 cp.plot_price(history, game.market.target, ref.price_star, plots / "price.png")
             cp.plot_convergence(history, ref.phi_star, ref.phi_uniform, run_dir / "convergence.png")
-        mf = learner.mean_field
+        mf = learner.agents().mean_field
         return {
             "game": game.name,
             "iterations": int(learner.iteration),
-            "samples": learner.samples(world),
+            "samples": learner.progress(world).samples,
             "seconds": seconds,
             "twin": {"phi_star": ref.phi_star, "phi_uniform": ref.phi_uniform, "price_star": ref.price_star,
                      "grid": ref.twin.game.info["n_states"]},
@@ -83,22 +84,23 @@ class TwinEvaluator:
         """The leader's schedule, the follower's policy and the mean-field density, against the twin's."""
         game, twin, plots = learner.game, ref.twin, run_dir / "plots"
         xs = torch.linspace(game.state_space.low[0], game.state_space.high[0], 121, dtype=torch.float64)[:, None]
-        p = next(learner.parameters())
-        _, phi = project_policies(twin, learner.follower, learner.leader)
+        agents = learner.agents()
+        p = next(agents.leader.parameters())
+        _, phi = project_policies(twin, agents.follower, agents.leader)
         eq = exact.solve_equilibrium(twin.game, phi)
         eq_star = exact.solve_equilibrium(twin.game, ref.phi_star_table)
         low, high = game.leader_action_space.tensors(xs)
         b_start = ((low + high) / 2).expand_as(xs)  # the initial leader's median: its last layer starts at zero
         x_label = game.state_names[0] if game.state_names else "state x"
-        cp.plot_leader_schedule(cp.as_numpy(xs[:, 0]), cp.as_numpy(learner.leader.median_action(xs.to(p))[:, 0]),
+        cp.plot_leader_schedule(cp.as_numpy(xs[:, 0]), cp.as_numpy(agents.leader.median_action(xs.to(p))[:, 0]),
                                 cp.as_numpy(ref.leader_schedule(phi)), cp.as_numpy(twin.states[:, 0]),
                                 cp.as_numpy(ref.leader_schedule(ref.phi_star_table)), cp.as_numpy(b_start[:, 0]),
                                 plots / "leader_schedule.png", x_label,
                                 game.leader_action_names[0] if game.leader_action_names else "leader action b")
-        cp.plot_follower_policy(cp.as_numpy(xs[:, 0]), cp.as_numpy(learner.follower.median_action(xs.to(p))),
+        cp.plot_follower_policy(cp.as_numpy(xs[:, 0]), cp.as_numpy(agents.follower.median_action(xs.to(p))),
                                 game.action_names, cp.as_numpy(twin.states[:, 0]), cp.as_numpy(eq.pi @ twin.actions),
                                 plots / "follower_policy.png", x_label)
-        mf = learner.mean_field
+        mf = agents.mean_field
         cp.plot_density(mf.components(), cp.as_numpy(twin.z_values[:, 0]),
                         cp.as_numpy(eq.mu), cp.as_numpy(eq_star.mu), run_dir / "mean_field.png",
                         game.z_names[0] if game.z_names else "z")

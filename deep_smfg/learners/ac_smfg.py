@@ -24,7 +24,7 @@ import torch
 from ..games.base import FiniteGame
 from ..games.continuous import ContinuousGame
 from .base import SampledLearner
-from .kinds import ModelSpec
+from .kinds import Agents, ModelSpec
 from .leader_gradients import make_leader_gradient
 from .schedules import TIMESCALES, check_timescales
 
@@ -75,6 +75,22 @@ class ACSMFG(SampledLearner):
         step = 1.0 if k == 0 else min(1.0, self.schedules["mean_field"](k))
         self.reward_offset.add_(step * (mean.to(self.reward_offset) - self.reward_offset))
         return self.reward_offset.to(reward)
+
+    def agents(self) -> Agents:
+        return Agents(self.follower, self.leader, self.mean_field, self.critic_f, self.critic_l,
+                      self.reward_offset if self.reward_centering else None)
+
+    @torch.no_grad()
+    def load_agents(self, agents: Agents) -> None:
+        """Copy another learner's declared face into this one's modules (a warm start: the learned best response).
+        Critics it lacks stay as built; the reward offset is copied where both centre the reward."""
+        pairs = [(self.follower, agents.follower), (self.leader, agents.leader), (self.mean_field, agents.mean_field),
+                 (self.critic_f, agents.critic_f), (self.critic_l, agents.critic_l)]
+        for mine, theirs in pairs:
+            if theirs is not None:
+                mine.load_state_dict(theirs.state_dict())
+        if self.reward_centering and agents.reward_offset is not None:
+            self.reward_offset.copy_(agents.reward_offset)
 
     def parameter_groups(self) -> dict[str, list]:
         groups = {

@@ -31,7 +31,7 @@ from torch import nn
 
 from ..games.base import FiniteGame
 from ..games.continuous import ContinuousGame
-from .kinds import ModelSpec, Transition, kind_of
+from .kinds import Agents, ModelSpec, Progress, Transition, kind_of
 from .schedules import PowerSchedule, as_schedule
 
 
@@ -87,9 +87,17 @@ class SampledLearner(L.LightningModule):
         number of processes. ``N`` here (one step of the N chains); a learner that draws more says so."""
         return self.n_envs
 
-    def samples(self, world: int = 1) -> int:
-        """Transitions drawn so far by ``world`` processes: the one definition of the metrics' ``samples``."""
-        return int(self.iteration) * self.samples_per_iteration * world
+    def agents(self) -> Agents:
+        """The learner's declared face (:class:`~.kinds.Agents`): its policies, its mean field, and its critics where it
+        has them. Everything outside the learner (transitions, evaluators, estimators, the n-player evaluation, the
+        learned best response, ``deep_smfg.load_run``) reads the learner through it."""
+        raise NotImplementedError
+
+    def progress(self, world: int = 1) -> Progress:
+        """The iteration, and the transitions drawn so far by ``world`` processes: the one definition of the
+        metrics' ``samples`` (``k`` times :attr:`samples_per_iteration` times ``world``)."""
+        k = int(self.iteration)
+        return Progress(iteration=k, samples=k * self.samples_per_iteration * world)
 
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         raise NotImplementedError
@@ -113,7 +121,7 @@ class SampledLearner(L.LightningModule):
             self._td = (self.env.load_chain_state(self._pending_chain_state) if self._pending_chain_state is not None
                         else self.env.reset())
             self._pending_chain_state = None
-        t, self._td = self.kind.transition(self, self.env, self._td)
+        t, self._td = self.kind.transition(self.agents(), self.env, self._td)
         self.last_transition = t
         return t
 

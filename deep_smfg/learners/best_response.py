@@ -39,8 +39,7 @@ def train_best_response(learner: ACSMFG, mean: torch.Tensor, iterations: int, se
     br = ACSMFG(game, learner.model_spec, step_sizes=step_sizes, optimizer=learner.optimizer_names,
                 allow_any_step_order=True, n_envs=n_envs or learner.n_envs, occupancy_restart=learner.occupancy_restart,
                 reward_centering=learner.reward_centering, seed=seed)
-    # the leader is frozen: whatever the learner's leader-gradient estimator learned is not needed (nor built)
-    br.load_state_dict({k: v for k, v in learner.state_dict().items() if not k.startswith("leader_gradient.")})
+    br.load_agents(learner.agents())  # the learner's declared face: policies, mean field, critics (if any)
     br.to(device=learner.device, dtype=next(learner.parameters()).dtype)
     with torch.no_grad():
         br.mean_field.set_mean_(mean)

@@ -34,7 +34,7 @@ Reconstruction choices and limits:
 * The leader's best response treats the population as frozen: like the partial gradient, it does not see how
   the followers answer it (docs/model.md section 5).
 * Averaging is done on policy tables: ``model.policy`` must be ``tabular`` (critics may be MLPs).
-* ``critic_f`` and ``critic_l`` (state values, which the shared transition reads) are not trained.
+* No state-value critics (``agents().critic_f`` is None): the shared transition then computes no values.
 * The policies are parameters the optimisers never see (their FP averages are written in :meth:`after_step`);
   under DDP every rank averages towards the same all-reduced Q-functions, so the ranks stay identical.
 
@@ -48,7 +48,7 @@ import torch
 from ..games.base import FiniteGame
 from ..modules import build_action_critic
 from .base import SampledLearner
-from .kinds import ModelSpec
+from .kinds import Agents, ModelSpec
 from .phased import check_stackelberg_game
 
 
@@ -65,14 +65,20 @@ class CuiKoeppl(SampledLearner):
             raise ValueError(f"cui_koeppl needs br_iterations >= 1, inner_per_outer >= 1, leader_temperature >= 0; "
                              f"got {br_iterations}, {inner_per_outer}, {leader_temperature}")
         super().__init__(game, model, step_sizes, **learner)
-        self.follower, self.leader, self.critic_f, self.critic_l, self.mean_field = self.kind.modules(model)
+        # the kind's state-value critics are built (their draws keep the modules' initialisation as it was) and dropped:
+        # Cui-Koeppl learns action values q_f, q_l
+        self.follower, self.leader, _, _, self.mean_field = self.kind.modules(model)
         S, coords = game.n_states, game.state_coords
         self.q_f = build_action_critic(model.critic, S, game.n_actions, model.hidden, coords)
         self.q_l = build_action_critic(model.critic, S, game.n_leader_actions, model.hidden, coords)
         self.br_iterations, self.inner_per_outer = int(br_iterations), int(inner_per_outer)
         self.leader_temperature = float(leader_temperature)
-        for module in (self.follower, self.critic_f, self.critic_l):  # no gradient reaches them (nor should DDP wait)
+        for module in (self.follower, self.leader):  # moved by averaging only: no gradient reaches them
             module.requires_grad_(False)
+
+    def agents(self) -> Agents:
+        """No state-value critics: Cui-Koeppl learns action values (q_f, q_l), which evaluation does not read."""
+        return Agents(self.follower, self.leader, self.mean_field)
 
     def parameter_groups(self) -> dict[str, list]:
         return {"critic": list(self.q_f.parameters()) + list(self.q_l.parameters()),
@@ -87,9 +93,7 @@ class CuiKoeppl(SampledLearner):
             target_f = t.r_f + gamma * tau * torch.logsumexp(q_f[t.s_next] / tau, -1)
             target_l = t.r_l + gamma * self._leader_value(q_l[t.s_next])
         critic = 0.5 * ((q_f[t.s, t.a] - target_f) ** 2).mean() + 0.5 * ((q_l[t.s, t.b] - target_l) ** 2).mean()
-        # the leader's table changes only by averaging; its zero-weighted term gives DDP a gradient for it (it keeps
-        # requires_grad: the exact evaluator differentiates the leader's table)
-        return {"critic": critic + 0.0 * t.logp_l.mean(), "mean_field": self.mean_field.loss(t.z_bar)}
+        return {"critic": critic, "mean_field": self.mean_field.loss(t.z_bar)}
 
     def _leader_value(self, q: torch.Tensor) -> torch.Tensor:
         temp = self.leader_temperature

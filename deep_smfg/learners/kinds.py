@@ -43,14 +43,30 @@ class ModelSpec:
     components: int = 3  # mixture components
 
 
-class Agents(Protocol):
-    """The modules a transition reads (a learner)."""
+@dataclass(frozen=True)
+class Agents:
+    """A learner's declared face (:meth:`~.base.SampledLearner.agents`): what transitions, evaluators, estimators, the
+    n-player evaluation and the learned best response read, and nothing else of the learner.
+
+    ``follower``, ``leader``: the policies; ``mean_field``: the learned mean field; ``critic_f``, ``critic_l``: the
+    state-value critics where the learner has them (AC-SMFG and its relatives; ``None`` for a learner without, which
+    then never reads ``Transition.v_*``); ``reward_offset``: the offset the follower's critic is centred by (AC-SMFG's
+    ``reward_centering``; ``None`` without)."""
 
     follower: nn.Module
     leader: nn.Module
-    critic_f: nn.Module
-    critic_l: nn.Module
     mean_field: nn.Module
+    critic_f: nn.Module | None = None
+    critic_l: nn.Module | None = None
+    reward_offset: Tensor | None = None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a learner stands: its iteration and the transitions drawn so far by all processes."""
+
+    iteration: int
+    samples: int
 
 
 @dataclass
@@ -71,10 +87,10 @@ class Transition:
     r_l: Tensor
     logp_f: Tensor  # log pi(a | s)
     logp_l: Tensor  # log phi(b | s)
-    v_f: Tensor
-    v_l: Tensor
-    v_f_next: Tensor
-    v_l_next: Tensor
+    v_f: Tensor | None  # the critics' values (None when the learner has no state-value critics)
+    v_l: Tensor | None
+    v_f_next: Tensor | None
+    v_l_next: Tensor | None
     s_bar: Tensor  # the stationary chain: (s_bar, a_bar, b_bar) -> s_bar_next, contributing z_bar
     a_bar: Tensor
     b_bar: Tensor
@@ -123,7 +139,7 @@ class FiniteKind:
         states = torch.arange(self.game.n_states, device=env.device)
         logp_f = torch.log_softmax(agents.follower(states), -1)  # tables [S, A], [S, B], [S]
         logp_l = torch.log_softmax(agents.leader(states), -1)
-        v_f, v_l = agents.critic_f(states), agents.critic_l(states)
+        v_f, v_l = _values(agents.critic_f, states), _values(agents.critic_l, states)
         both = stack_chains(td["state"], td["state_bar"])
         with torch.no_grad():
             a = sample_from_cdf(logp_f.exp().cumsum(-1)[both], env.rng)
@@ -132,8 +148,8 @@ class FiniteKind:
         step = env_step(td, out, a, b)
         s, a, b, s_next = step["s"], step["a"], step["b"], step["s_next"]
         return Transition(
-            **step, logp_f=logp_f[s, a], logp_l=logp_l[s, b], v_f=v_f[s], v_l=v_l[s],
-            v_f_next=v_f[s_next].detach(), v_l_next=v_l[s_next].detach(),
+            **step, logp_f=logp_f[s, a], logp_l=logp_l[s, b], v_f=_at(v_f, s), v_l=_at(v_l, s),
+            v_f_next=_at(v_f, s_next, detach=True), v_l_next=_at(v_l, s_next, detach=True),
         ), root
 
     def act(self, policy: nn.Module, states: Tensor, mean: bool = False,
@@ -166,17 +182,31 @@ class ContinuousKind:
         step = env_step(td, out, a, b)
         (u_f, u_f_bar), (u_l, u_l_bar) = split_chains(u_f), split_chains(u_l)
         s, s_next = step["s"], step["s_next"]
-        v_f, v_f_next = split_chains(agents.critic_f(stack_chains(s, s_next)))  # one forward pass for s and s'
-        v_l, v_l_next = split_chains(agents.critic_l(stack_chains(s, s_next)))
+        both_s = stack_chains(s, s_next)  # one forward pass for s and s'
+        v_f, v_f_next = split_chains(agents.critic_f(both_s)) if agents.critic_f is not None else (None, None)
+        v_l, v_l_next = split_chains(agents.critic_l(both_s)) if agents.critic_l is not None else (None, None)
         return Transition(
             **step, logp_f=agents.follower.log_prob(s, u_f), logp_l=agents.leader.log_prob(s, u_l),
-            v_f=v_f, v_l=v_l, v_f_next=v_f_next.detach(), v_l_next=v_l_next.detach(), u_f_bar=u_f_bar, u_l_bar=u_l_bar,
+            v_f=v_f, v_l=v_l, v_f_next=_at(v_f_next, None, detach=True), v_l_next=_at(v_l_next, None, detach=True),
+            u_f_bar=u_f_bar, u_l_bar=u_l_bar,
         ), root
 
     def act(self, policy: nn.Module, states: Tensor, mean: bool = False,
             generator: torch.Generator | None = None) -> Tensor:
         """Actions ``[N, da]`` at points ``[N, ds]``: the median, ``squash(mean)`` (``mean``), or drawn."""
         return policy.median_action(states) if mean else policy.sample(states, generator)[1]
+
+
+def _values(critic: nn.Module | None, states: Tensor) -> Tensor | None:
+    return critic(states) if critic is not None else None
+
+
+def _at(values: Tensor | None, index: Tensor | None, detach: bool = False) -> Tensor | None:
+    """``values[index]`` (all of them when ``index`` is None), detached if asked; None stays None (no critic)."""
+    if values is None:
+        return None
+    out = values if index is None else values[index]
+    return out.detach() if detach else out
 
 
 def env_step(td: TensorDictBase, out: TensorDictBase, actions: Tensor, leader_actions: Tensor) -> dict[str, Tensor]:

@@ -44,11 +44,11 @@ import torch
 
 from ..exact import mirror_step
 from ..games.base import FiniteGame, sample_categorical
-from ..modules import build_critic, build_policy
+from ..modules import build_policy
 from ..modules.critics import build_action_critic
 from ..modules.mean_field import CategoricalMeanField
 from .base import SampledLearner
-from .kinds import ModelSpec
+from .kinds import Agents, ModelSpec
 from .schedules import PowerSchedule, as_schedule
 
 FICTITIOUS_AVERAGE = PowerSchedule(1.0, 1.0, 1.0)  # xi_p = 1 / (p + 2): mu_hat = the mean of mu_0 and nu_0 .. nu_p
@@ -89,13 +89,15 @@ class SampledMFTRPO(SampledLearner):
         self.eta, self.evaluation_steps, self.inner_steps = float(eta), int(evaluation_steps), int(inner_steps)
         self.q_samples, self.population_step = int(q_samples), xi
         self.follower = build_policy("tabular", S, A).requires_grad_(False)  # moved by the TRPO step only
-        self.leader = build_policy("tabular", S, game.n_leader_actions)  # in no group: never moves
-        self.critic_f = build_critic("tabular", S).requires_grad_(False)  # read by the game kind, unused here
-        self.critic_l = build_critic("tabular", S).requires_grad_(False)
+        self.leader = build_policy("tabular", S, game.n_leader_actions).requires_grad_(False)  # never moves
         self.mean_field = CategoricalMeanField(game.n_z).requires_grad_(False)
         self.q = build_action_critic("tabular", S, A)
         self.register_buffer("counts", torch.zeros(game.n_z))  # n_p: the agents' z over this outer iteration
         self._model: tuple[torch.Tensor, torch.Tensor] | None = None  # (P, r_f) at the frozen mu_hat_p
+
+    def agents(self) -> Agents:
+        """No state-value critics: MF-TRPO learns ``q(s, a)``, which evaluation does not read."""
+        return Agents(self.follower, self.leader, self.mean_field)
 
     def parameter_groups(self) -> dict[str, list]:
         return {"critic": list(self.q.parameters())}
@@ -128,9 +130,7 @@ class SampledMFTRPO(SampledLearner):
             logp = torch.log_softmax(self.follower(states), -1)
             v = (logp.exp() * (q - game.tau * logp)).sum(-1)
             y = (r[s, a, b] + game.gamma * v[s_next]).view(S, A, R).mean(-1)
-        # the leader never moves but keeps requires_grad (the exact metrics differentiate through it): a zero term
-        # puts it in the graph, so that DDP sees no unused parameter
-        return {"critic": 0.5 * ((q - y) ** 2).sum() + 0.0 * self.leader.theta.sum()}
+        return {"critic": 0.5 * ((q - y) ** 2).sum()}
 
     @torch.no_grad()
     def after_step(self) -> None:

@@ -40,9 +40,10 @@ class TotalExact(LeaderGradient):
         self.grad: Tensor | None = None  # dPhi/dphi at the last refresh
 
     def losses(self, learner, t: Transition, delta_f: Tensor, delta_l: Tensor) -> dict[str, Tensor]:
-        phi = policy_table(learner.leader)  # [S, B], differentiable in the leader's parameters
+        agents = learner.agents()  # the learner's declared face
+        phi = policy_table(agents.leader)  # [S, B], differentiable in the leader's parameters
         if self.grad is None or int(learner.iteration) % REFRESH_EVERY == 0:
-            mu0 = learner.mean_field().detach().to(device="cpu", dtype=torch.float64)
+            mu0 = agents.mean_field().detach().to(device="cpu", dtype=torch.float64)
             phi64 = phi.detach().to(device="cpu", dtype=torch.float64)
             phi64 = phi64 / phi64.sum(-1, keepdim=True)  # rows of a float32 softmax sum to 1 only to ~1e-7
             try:

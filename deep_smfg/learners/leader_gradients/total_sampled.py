@@ -54,16 +54,17 @@ class TotalSampled(TracedLeaderGradient):
         return {"critic": list(self.q_l.parameters()) + list(self.q_y.parameters()), "mean_field": [self.y]}
 
     def losses(self, learner, t: Transition, delta_f: Tensor, delta_l: Tensor) -> dict[str, Tensor]:
+        agents = learner.agents()  # the learner's declared face
         game, tau, gamma = self.game, self.game.tau, self.game.gamma
         states = torch.arange(game.n_states, device=t.s.device)
         q_l, q_y = self.q_l(states), self.q_y(states)  # [S, A], with gradients (their TD losses)
         with torch.no_grad():
-            pi = torch.softmax(learner.follower(states), -1)
-            v_f = learner.critic_f(states)
+            pi = torch.softmax(agents.follower(states), -1)
+            v_f = agents.critic_f(states)
             adv_l = q_l - (pi * q_l).sum(-1, keepdim=True)
             v_y = (pi * q_y).sum(-1)
             adv_y = q_y - v_y[:, None]
-            y, mu = self.y.detach(), learner.mean_field().detach()
+            y, mu = self.y.detach(), agents.mean_field().detach()
             self._advance_traces(t, adv_l[t.s, t.a] / tau, adv_y[t.s_bar, t.a_bar] / tau, gamma)
             eta = y @ mu
             pseudo = y[t.z_bar] - eta
@@ -78,7 +79,7 @@ class TotalSampled(TracedLeaderGradient):
             r_f_bar = r_f.detach()[t.s_bar, t.a_bar, t.b_bar]
             delta_f_bar = r_f_bar - tau * torch.log(pi[t.s_bar, t.a_bar]) + gamma * v_f[t.s_bar_next] - v_f[t.s_bar]
 
-        logp_l_bar = torch.log_softmax(learner.leader(t.s_bar), -1).gather(-1, t.b_bar[:, None]).squeeze(-1)
+        logp_l_bar = torch.log_softmax(agents.leader(t.s_bar), -1).gather(-1, t.b_bar[:, None]).squeeze(-1)
         leader = (-((delta_l + self.e_occ * delta_f) * t.logp_l).mean()
                   - ((delta_y + self.e_stat * delta_f_bar) * logp_l_bar).mean())
         critic = (0.5 * ((q_l[t.s, t.a] - (t.r_l + gamma * t.v_l_next)) ** 2).mean()

@@ -92,14 +92,15 @@ class TotalSampledContinuous(TracedLeaderGradient):
         return values @ self.weights
 
     def losses(self, learner, t: Transition, delta_f: Tensor, delta_l: Tensor) -> dict[str, Tensor]:
+        agents = learner.agents()  # the learner's declared face
         game, tau, gamma = self.game, self.game.tau, self.game.gamma
         q_l, q_y = self.q_l(t.s, t.a), self.q_y(t.s_bar, t.a_bar)  # with gradients (their TD losses)
         with torch.no_grad():
-            v_l = self.expected_q(self.q_l, learner.follower, t.s)
+            v_l = self.expected_q(self.q_l, agents.follower, t.s)
             both = stack_chains(t.s_bar, t.s_bar_next)
-            v_y, v_y_next = split_chains(self.expected_q(self.q_y, learner.follower, both))
+            v_y, v_y_next = split_chains(self.expected_q(self.q_y, agents.follower, both))
             self._advance_traces(t, (q_l - v_l) / tau, (q_y - v_y) / tau, gamma)
-            y, m = self.y.detach(), learner.mean_field().detach()
+            y, m = self.y.detach(), agents.mean_field().detach()
             pseudo = t.z_bar @ y - y @ m
             delta_y = pseudo + GAMMA_Y * v_y_next - v_y
 
@@ -109,11 +110,11 @@ class TotalSampledContinuous(TracedLeaderGradient):
                   + (self.e_stat * r_f_bar).mean())
         (y_target,) = torch.autograd.grad(signal, m_)
         with torch.no_grad():
-            v_f, v_f_next = split_chains(learner.critic_f(stack_chains(t.s_bar, t.s_bar_next)))
-            logp_f_bar = learner.follower.log_prob(t.s_bar, t.u_f_bar)
+            v_f, v_f_next = split_chains(agents.critic_f(stack_chains(t.s_bar, t.s_bar_next)))
+            logp_f_bar = agents.follower.log_prob(t.s_bar, t.u_f_bar)
             delta_f_bar = r_f_bar.detach() - tau * logp_f_bar + gamma * v_f_next - v_f
 
-        logp_l_bar = learner.leader.log_prob(t.s_bar, t.u_l_bar)
+        logp_l_bar = agents.leader.log_prob(t.s_bar, t.u_l_bar)
         leader = (-((delta_l + self.e_occ * delta_f) * t.logp_l).mean()
                   - ((delta_y + self.e_stat * delta_f_bar) * logp_l_bar).mean())
         critic = (0.5 * ((q_l - (t.r_l + gamma * t.v_l_next)) ** 2).mean()
