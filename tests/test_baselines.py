@@ -103,7 +103,7 @@ def test_cui_koeppl_averages_towards_best_responses_on_its_schedule():
     m.run_standalone(3)  # FP iteration 2: the leader's, towards argmax_b Q_l
     onehot = torch.nn.functional.one_hot(m.q_l(states).argmax(-1), game.n_leader_actions).double()
     torch.testing.assert_close(policy_table(m.leader), 0.5 / game.n_leader_actions + 0.5 * onehot)
-    with pytest.raises(ValueError, match="model.policy=tabular"):
+    with pytest.raises(ValueError, match=r"does not support model.policy=mlp \(it takes tabular\)"):
         from deep_smfg.learners import ModelSpec
 
         CuiKoeppl(game, ModelSpec(policy="mlp"), step_sizes={"critic": {"c": 1.0}, "mean_field": {"c": 1.0}})
@@ -114,7 +114,8 @@ def test_a_nash_game_is_refused_before_anything_is_written(tmp_path, capsys, alg
     run_dir = tmp_path / "run"
     assert main(["train", "game=four_rooms", f"algo={algo}", f"run_dir={run_dir}"]) == 2
     err = capsys.readouterr().err
-    assert "Nash MFG" in err and "congestion_toll, equilibrium_pricing, market_entrance, shop_positioning" in err
+    assert f"algo={algo} does not support Nash MFGs" in err
+    assert "options that work there: algo=ac_smfg, algo=mf_trpo" in err
     assert not run_dir.exists()
 
 

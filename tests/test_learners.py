@@ -121,5 +121,42 @@ def test_total_exact_is_refused_on_a_continuous_game_naming_what_works(tmp_path,
     monkeypatch.chdir(tmp_path)
     assert main(["train", "algo.leader_gradient=total_exact", *QUIET, f"run_dir={tmp_path / 'run'}"]) == 2
     err = capsys.readouterr().err
-    assert "total_exact needs a finite game" in err and "options that work: partial" in err
+    assert "total_exact does not support continuous games" in err
+    assert "options that work there: partial, total_sampled" in err
     assert not (tmp_path / "run").exists()
+
+
+ALGOS = ["ac_smfg", "ac_smfg_neural", "ac_smfg_total", "one_by_one", "cui_koeppl", "adage", "mf_trpo"]
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_the_declared_face_holds_what_the_learner_trains_and_nothing_it_fakes(algo):
+    """agents() is the face evaluation reads; every parameter that asks for a gradient is one an optimiser moves
+    (no module carried for show, no zero loss term needed under DDP); progress() is the one count of samples."""
+    cfg = compose_config("train", ["game=equilibrium_pricing", f"algo={algo}"])
+    learner = build_learner(cfg, make_game("equilibrium_pricing"))
+    agents = learner.agents()
+    assert {agents.follower, agents.leader, agents.mean_field} <= set(learner.children())
+    critics = [m for m in (agents.critic_f, agents.critic_l) if m is not None]
+    assert all(any(m is c for c in learner.modules()) for m in critics)
+    trained = {id(p) for params in learner.parameter_groups().values() for p in params}
+    wants_grad = {id(p) for p in learner.parameters() if p.requires_grad}
+    assert wants_grad == trained
+    if algo in ("cui_koeppl", "mf_trpo"):  # action-value learners: no state-value critics, carried or declared
+        assert agents.critic_f is None and agents.critic_l is None
+        assert not any(k.startswith(("critic_f.", "critic_l.")) for k in learner.state_dict())
+    learner.run_standalone(3)
+    progress = learner.progress(world=2)
+    assert (progress.iteration, progress.samples) == (3, 3 * learner.samples_per_iteration * 2)
+
+
+def test_a_learner_refuses_a_game_it_does_not_support_naming_what_runs(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert main(["train", "game=continuous_pricing", "algo=cui_koeppl", *QUIET, f"run_dir={run_dir}"]) == 2
+    err = capsys.readouterr().err
+    assert "algo=cui_koeppl does not support continuous games;" in err and "on continuous_pricing;" in err
+    assert "options that work there: algo=ac_smfg, algo=one_by_one" in err
+    assert not run_dir.exists()
+    assert main(["train", "game=equilibrium_pricing", "algo=mf_trpo", "+algo.reward_centering=true", *QUIET,
+                 f"run_dir={run_dir}"]) == 2
+    assert "algo=mf_trpo does not support reward_centering=true" in capsys.readouterr().err

@@ -39,7 +39,7 @@ def test_sampled_close_to_exact_mf_trpo_on_a_small_game():
 
 @pytest.mark.parametrize(("overrides", "match"), [
     (["algo.eta=0.2"], "eta must be >= tau / 2"),
-    (["model=mlp"], "model=tabular"),
+    (["model=mlp"], "does not support model.policy=mlp"),
     (["algo.optimizer=adam"], "optimizer must be sgd"),
     (["algo.population_step.c=1.0", "algo.population_step.k0=0"], r"population step .* must lie in \(0, 1\)"),
     (["algo.evaluation_steps=0"], "evaluation_steps"),
@@ -50,7 +50,7 @@ def test_bad_configs_are_config_errors(overrides, match):
 
 
 def test_continuous_games_refused():
-    with pytest.raises(ValueError, match="finite games; continuous_pricing is continuous"):
+    with pytest.raises(ValueError, match="algo=mf_trpo does not support continuous games, on continuous_pricing"):
         SampledMFTRPO(make_game("continuous_pricing"), ModelSpec(), step_sizes=STEP)
 
 

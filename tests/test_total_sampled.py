@@ -79,8 +79,8 @@ def test_total_sampled_is_refused_where_it_cannot_run_naming_what_works(tmp_path
     assert main(["train", "game=congestion_toll", "algo=ac_smfg_total", "algo.occupancy_restart=false",
                  "logger=none", "progress_bar=false", f"run_dir={tmp_path / 'run'}"]) == 2
     err = capsys.readouterr().err
-    assert "occupancy_restart=true" in err and "options that work: partial, total_exact" in err
+    assert "does not support occupancy_restart=false" in err and "options that work there: partial, total_exact" in err
     assert not (tmp_path / "run").exists()
-    with pytest.raises(ValueError, match="occupancy_restart=true.*options that work: partial, total_exact"):
+    with pytest.raises(ValueError, match="occupancy_restart=false.*options that work there: partial, total_exact"):
         ACSMFG(make_game("congestion_toll"), step_sizes=FROZEN_LEADER, leader_gradient="total_sampled",
                occupancy_restart=False)

@@ -82,15 +82,15 @@ def test_total_sampled_is_refused_on_continuous_games_it_cannot_run_naming_what_
     assert main(["train", "algo=ac_smfg_continuous_total", "algo.occupancy_restart=false", *QUIET,
                  f"run_dir={tmp_path / 'run'}"]) == 2
     err = capsys.readouterr().err
-    assert "occupancy_restart=true" in err and "options that work: partial" in err
+    assert "does not support occupancy_restart=false" in err and "options that work there: partial" in err
     assert not (tmp_path / "run").exists()
     reads_mu = dataclasses.replace(make_game("continuous_pricing"), transition_reads_mean_field=True)
-    with pytest.raises(ValueError, match="do not read the mean field.*options that work: partial"):
+    with pytest.raises(ValueError, match="transitions that read the mean field.*options that work there: partial"):
         ACSMFG(reads_mu, MODEL, step_sizes=FROZEN_LEADER, optimizer=OPTIMIZER, leader_gradient="total_sampled")
-    with pytest.raises(ValueError, match="needs model=squashed_gaussian.*options that work: partial"):
+    with pytest.raises(ValueError, match="needs model=squashed_gaussian.*options that work there: partial"):
         make_leader_gradient("total_sampled", make_game("continuous_pricing"),
                              model=ModelSpec(policy="gaussian", critic="mlp"), occupancy_restart=True)
-    with pytest.raises(ValueError, match="reward_centering is not supported"):
+    with pytest.raises(ValueError, match="does not support reward_centering=true"):
         ACSMFG(make_game("continuous_pricing"), MODEL, step_sizes=FROZEN_LEADER, optimizer=OPTIMIZER,
                leader_gradient="total_sampled", reward_centering=True)
 

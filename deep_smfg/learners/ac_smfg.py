@@ -27,6 +27,7 @@ from .base import SampledLearner
 from .kinds import Agents, ModelSpec
 from .leader_gradients import make_leader_gradient
 from .schedules import TIMESCALES, check_timescales
+from .supports import Supports
 
 
 class ACSMFG(SampledLearner):
@@ -46,19 +47,19 @@ class ACSMFG(SampledLearner):
     """
 
     GROUPS = tuple(reversed(TIMESCALES))  # critic, follower, mean_field, leader: fastest to slowest
+    ALGO = "ac_smfg"
+    SUPPORTS = Supports()  # any game, finite or continuous
 
     def __init__(self, game: FiniteGame | ContinuousGame, model: ModelSpec | None = None, *, step_sizes,
                  leader_gradient: str = "partial", allow_any_step_order: bool = False,
                  reward_centering: bool = False, **learner):
         model = ModelSpec() if model is None else model
-        super().__init__(game, model, step_sizes, **learner)
+        super().__init__(game, model, step_sizes, reward_centering=reward_centering, **learner)
         check_timescales(self.schedules, allow_any_step_order, self.optimizer_names)
-        if reward_centering and leader_gradient == "total_sampled":
-            raise ValueError("reward_centering is not supported with leader_gradient=total_sampled (its own TD "
-                             "errors read the follower's critic without the offset)")
         self.follower, self.leader, self.critic_f, self.critic_l, self.mean_field = self.kind.modules(model)
         self.leader_gradient = make_leader_gradient(leader_gradient, game, model=model,
-                                                    occupancy_restart=self.occupancy_restart)
+                                                    occupancy_restart=self.occupancy_restart,
+                                                    reward_centering=reward_centering)
         self.reward_centering = reward_centering
         if reward_centering:  # a buffer: in checkpoints, and the same on every rank (all-reduced batch means)
             self.register_buffer("reward_offset", torch.zeros(()))

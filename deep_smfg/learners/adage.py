@@ -37,7 +37,7 @@ from ..games.base import FiniteGame, sample_from_cdf
 from ..modules import build_critic, build_policy
 from .kinds import FiniteKind, ModelSpec, Transition, env_step
 from .one_by_one import OneByOne
-from .phased import check_stackelberg_game
+from .supports import Supports
 
 
 class MarginalFollower(nn.Module):
@@ -97,14 +97,13 @@ class ConditionedKind(FiniteKind):
 
 
 class ADAGE(OneByOne):
+    ALGO = "adage"
+    SUPPORTS = Supports(continuous=False, nash=False, reward_centering=False)  # a conditioned tabular follower
     def __init__(self, game: FiniteGame, model: ModelSpec | None = None, *, step_sizes,
                  inner_iterations: int = 1, leader_iterations: int = 1, leader_gradient: str = "partial", **learner):
-        check_stackelberg_game(game, "adage")
         if leader_gradient == "total_sampled":
             raise ValueError("algo.leader_gradient=total_sampled reads an unconditioned follower and its critic; "
                              "adage works with partial (the paper's) and total_exact")
-        if learner.get("reward_centering"):
-            raise ValueError("adage does not implement reward_centering (set algo.reward_centering=false)")
         super().__init__(game, model, step_sizes=step_sizes, inner_iterations=inner_iterations,
                          leader_iterations=leader_iterations, leader_gradient=leader_gradient, **learner)
         # the conditioned modules: the base built them with FiniteKind; rebuild the follower side

@@ -22,7 +22,7 @@ Two ways to run:
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import ClassVar, Mapping
 
 import lightning as L
 import torch
@@ -33,6 +33,18 @@ from ..games.base import FiniteGame
 from ..games.continuous import ContinuousGame
 from .kinds import Agents, ModelSpec, Progress, Transition, kind_of
 from .schedules import PowerSchedule, as_schedule
+from .supports import Setting, Supports, check
+
+
+def learner_supports() -> dict[str, Supports]:
+    """``{"algo=<ALGO>": SUPPORTS}`` of every learner class (the candidates a refusal lists)."""
+    found, todo = {}, list(SampledLearner.__subclasses__())
+    while todo:
+        cls = todo.pop(0)
+        todo.extend(cls.__subclasses__())
+        if cls.ALGO:
+            found.setdefault(f"algo={cls.ALGO}", cls.SUPPORTS)
+    return found
 
 
 class DivergenceError(RuntimeError):
@@ -53,10 +65,14 @@ def as_schedules(step_sizes: Mapping[str, PowerSchedule | Mapping]) -> dict[str,
 
 class SampledLearner(L.LightningModule):
     GROUPS: tuple[str, ...] = ()
+    ALGO: ClassVar[str] = ""  # the learner's config, configs/algo/<ALGO>.yaml (named in refusals)
+    SUPPORTS: ClassVar[Supports] = Supports()  # what it runs on (learners/supports.py), checked before it builds
 
     def __init__(self, game: FiniteGame | ContinuousGame, model: ModelSpec, step_sizes: Mapping,
                  optimizer: str | Mapping[str, str] = "sgd", n_envs: int = 64, occupancy_restart: bool = True,
-                 iterations_per_step: int = 1, seed: int = 0, log_every: int = 100):
+                 iterations_per_step: int = 1, seed: int = 0, log_every: int = 100, reward_centering: bool = False):
+        setting = Setting.of(game, model.policy, reward_centering, occupancy_restart)
+        check(f"algo={self.ALGO}", self.SUPPORTS, setting, learner_supports(), game.name)
         super().__init__()
         self.automatic_optimization = False
         optimizers = dict(optimizer) if isinstance(optimizer, Mapping) else {name: optimizer for name in self.GROUPS}
@@ -80,7 +96,7 @@ class SampledLearner(L.LightningModule):
         self._standalone_optimizers: list[torch.optim.Optimizer] | None = None
         self.last_transition: Transition | None = None
 
-    # ----- what a learner declares ---------------------------------------------------------------
+    # ----- what a learner declares (also GROUPS, ALGO, SUPPORTS) ---------------------------------
     @property
     def samples_per_iteration(self) -> int:
         """Transitions one process draws per iteration: the evaluation's ``samples`` is ``k`` times this times the

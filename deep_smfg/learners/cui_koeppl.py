@@ -49,18 +49,17 @@ from ..games.base import FiniteGame
 from ..modules import build_action_critic
 from .base import SampledLearner
 from .kinds import Agents, ModelSpec
-from .phased import check_stackelberg_game
+from .supports import Supports
 
 
 class CuiKoeppl(SampledLearner):
     GROUPS = ("critic", "mean_field")
+    ALGO = "cui_koeppl"
+    SUPPORTS = Supports(continuous=False, nash=False, policies=("tabular",))  # averages policy tables
 
     def __init__(self, game: FiniteGame, model: ModelSpec | None = None, *, step_sizes, br_iterations: int = 50,
                  inner_per_outer: int = 9, leader_temperature: float = 0.0, **learner):
-        check_stackelberg_game(game, "cui_koeppl")
         model = ModelSpec() if model is None else model
-        if model.policy != "tabular":
-            raise ValueError(f"cui_koeppl averages policy tables: it needs model.policy=tabular, got {model.policy!r}")
         if br_iterations < 1 or inner_per_outer < 1 or leader_temperature < 0:
             raise ValueError(f"cui_koeppl needs br_iterations >= 1, inner_per_outer >= 1, leader_temperature >= 0; "
                              f"got {br_iterations}, {inner_per_outer}, {leader_temperature}")

@@ -50,6 +50,7 @@ from ..modules.mean_field import CategoricalMeanField
 from .base import SampledLearner
 from .kinds import Agents, ModelSpec
 from .schedules import PowerSchedule, as_schedule
+from .supports import Supports
 
 FICTITIOUS_AVERAGE = PowerSchedule(1.0, 1.0, 1.0)  # xi_p = 1 / (p + 2): mu_hat = the mean of mu_0 and nu_0 .. nu_p
 
@@ -59,17 +60,13 @@ class SampledMFTRPO(SampledLearner):
     ``q_samples`` = R, ``population_step`` = ``{c, p, k0}`` of ``xi_p``; ``step_sizes.critic`` = ``beta_k``."""
 
     GROUPS = ("critic",)
+    ALGO = "mf_trpo"
+    SUPPORTS = Supports(continuous=False, policies=("tabular",))  # the TRPO step is closed form on a table
 
     def __init__(self, game: FiniteGame, model: ModelSpec | None = None, *, step_sizes, eta: float = 1.0,
                  evaluation_steps: int = 50, inner_steps: int = 1, q_samples: int = 1,
                  population_step: Mapping | PowerSchedule = FICTITIOUS_AVERAGE, **learner):
         model = ModelSpec() if model is None else model
-        if not isinstance(game, FiniteGame):
-            raise ValueError(f"algo=mf_trpo handles finite games; {game.name} is continuous (algo=ac_smfg_continuous "
-                             "trains on it)")
-        if (model.policy, model.critic) != ("tabular", "tabular"):
-            raise ValueError(f"algo=mf_trpo takes its TRPO step in closed form on tables: it needs model=tabular, got "
-                             f"policy {model.policy!r} and critic {model.critic!r} (algo=ac_smfg_neural trains MLPs)")
         if learner.get("optimizer", "sgd") != "sgd":
             raise ValueError(f"algo=mf_trpo: q's TD step is SGD (each entry moves by beta_k times its TD error); "
                              f"optimizer must be sgd, got {learner['optimizer']!r}")
@@ -85,6 +82,9 @@ class SampledMFTRPO(SampledLearner):
                              f"(an empirical law must not replace the mean field outright) and not grow (d >= 0); "
                              f"got c={xi.c}, d={xi.p}, k0={xi.k0}: xi_0 = {xi(0):g}")
         super().__init__(game, model, step_sizes, **learner)
+        if model.critic != "tabular":
+            raise ValueError(f"algo=mf_trpo learns q on a table: it needs model.critic=tabular, got {model.critic!r} "
+                             f"(algo=ac_smfg_neural trains MLPs)")
         S, A = game.n_states, game.n_actions
         self.eta, self.evaluation_steps, self.inner_steps = float(eta), int(evaluation_steps), int(inner_steps)
         self.q_samples, self.population_step = int(q_samples), xi

@@ -30,16 +30,19 @@ from ..games.base import FiniteGame
 from ..games.continuous import ContinuousGame
 from .ac_smfg import ACSMFG
 from .kinds import ModelSpec
-from .phased import check_stackelberg_game, gate
+from .phased import gate
 from .schedules import ordered
+from .supports import Supports
 
 LOWER = ("critic", "follower", "mean_field")  # the lower level's groups
 
 
 class OneByOne(ACSMFG):
+    ALGO = "one_by_one"
+    SUPPORTS = Supports(nash=False)  # a bi-level method: a leader with a choice
+
     def __init__(self, game: FiniteGame | ContinuousGame, model: ModelSpec | None = None, *, step_sizes,
                  inner_iterations: int = 100, leader_iterations: int = 1, **learner):
-        check_stackelberg_game(game, "one_by_one", continuous_ok=True)
         if inner_iterations < 1 or leader_iterations < 1:
             raise ValueError(f"inner_iterations and leader_iterations must be >= 1, got {inner_iterations}, "
                              f"{leader_iterations}")

@@ -1,8 +1,6 @@
-"""What the SMFG baselines (OneByOne, CuiKoeppl, ADAGE) share: the game check and gated step sizes.
+"""What the SMFG baselines (OneByOne, CuiKoeppl, ADAGE) share: gated step sizes. (The games they run on, bi-level
+games whose leader has a choice, each declares in ``SUPPORTS``: learners/supports.py.)
 
-* :func:`check_stackelberg_game`: the baselines are bi-level algorithms for a leader with a choice; a Nash MFG
-  (one leader action) or a continuous game is refused with a ``ValueError`` that says what works (the train
-  job turns it into a config error before anything is written).
 * :class:`GatedSchedule`: a group that steps only on some iterations of a period (OneByOne's inner and outer
   loops, ADAGE's alternation). On iteration ``k`` with ``k mod period`` in ``active`` the group takes its
   ``n``-th step, ``c / (n + 1 + k0)^p``, ``n`` counting only its own steps; on the others its step size is 0
@@ -14,8 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..games.base import FiniteGame
-from ..games.continuous import ContinuousGame
 from .schedules import PowerSchedule
 
 
@@ -42,29 +38,3 @@ class GatedSchedule(PowerSchedule):
 
 def gate(schedule: PowerSchedule, period: int, active) -> GatedSchedule:
     return GatedSchedule(schedule.c, schedule.p, schedule.k0, period=int(period), active=tuple(sorted(active)))
-
-
-def check_stackelberg_game(game, algo: str, continuous_ok: bool = False) -> None:
-    """Refuse what ``algo`` cannot run, naming what works."""
-    if isinstance(game, ContinuousGame) and not continuous_ok:
-        raise ValueError(f"algo {algo} is implemented for finite games; {game.name} is continuous (finite "
-                         f"Stackelberg games: {', '.join(stackelberg_games())}; continuous games: "
-                         "algo=ac_smfg_continuous)")
-    if isinstance(game, FiniteGame) and game.is_nash:
-        raise ValueError(f"algo {algo} is a Stackelberg (bi-level) baseline, and {game.name} is a Nash MFG (one leader "
-                         f"action): nothing for its leader to learn. It runs on the finite Stackelberg games "
-                         f"({', '.join(stackelberg_games())}); for a Nash MFG use algo=ac_smfg or `deep-smfg solve`")
-
-
-def stackelberg_games() -> list[str]:
-    """The built-in finite games whose default configuration has more than one leader action."""
-    from ..games import GAMES, make_game
-
-    names = []
-    for name in sorted(GAMES):
-        try:
-            if not make_game(name).is_nash:
-                names.append(name)
-        except ValueError:  # a game whose defaults need a parameter: not listed
-            pass
-    return names

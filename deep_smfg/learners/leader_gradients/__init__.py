@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+from ..supports import Setting, Supports, check, working_options
 from .base import LeaderGradient
 
 _NOT_ESTIMATORS = {"base", "traces", "total_sampled_continuous"}  # the interface, and parts of total_sampled
@@ -22,23 +23,35 @@ def _construct(name: str, game, options: dict) -> LeaderGradient:
     return importlib.import_module(f"{__name__}.{name}").ESTIMATOR(game, **options)
 
 
-def make_leader_gradient(name: str, game, **options) -> LeaderGradient:
-    """The estimator ``name`` for ``game`` (``options``: ``model``, ``occupancy_restart``, see :mod:`.base`);
-    a ``ValueError`` names the options that work for this game and config."""
+def supports(name: str) -> Supports:
+    """What estimator ``name`` declares it runs on (its module's ``SUPPORTS``)."""
+    return importlib.import_module(f"{__name__}.{name}").SUPPORTS
+
+
+def make_leader_gradient(name: str, game, reward_centering: bool = False, **options) -> LeaderGradient:
+    """The estimator ``name`` for ``game`` (``options``: ``model``, ``occupancy_restart``, see :mod:`.base`), after the
+    check of what it declares it supports (:mod:`..supports`); a ``ValueError`` names the options that work for this
+    game and config."""
     if name not in available():
         raise ValueError(f"unknown algo.leader_gradient {name!r}; valid: {', '.join(available())}")
+    model = options.get("model")
+    setting = Setting.of(game, model.policy if model is not None else "tabular", reward_centering,
+                         options.get("occupancy_restart", True))
+    candidates = {n: supports(n) for n in available()}
+
+    def builds(other: str) -> bool:
+        try:
+            _construct(other, game, options)
+            return True
+        except ValueError:
+            return False
+
+    check(f"algo.leader_gradient={name}", supports(name), setting, candidates, game.name, builds)
     try:
         return _construct(name, game, options)
-    except ValueError as exc:
-        working = []
-        for other in available():
-            try:
-                _construct(other, game, options)
-                working.append(other)
-            except ValueError:
-                pass
-        raise ValueError(f"algo.leader_gradient={name} does not work for {game.name}: {exc}; "
-                         f"options that work: {', '.join(working)}") from exc
+    except ValueError as exc:  # what the declaration cannot say (e.g. the policy family a continuous half needs)
+        raise ValueError(f"algo.leader_gradient={name} does not work for {game.name}: {exc}; options that work "
+                         f"there: {', '.join(working_options(setting, candidates, builds))}") from exc
 
 
 __all__ = ["LeaderGradient", "available", "make_leader_gradient"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from ..kinds import Transition
+from ..supports import Supports
 from .base import LeaderGradient
 
 
@@ -22,3 +23,4 @@ class Partial(LeaderGradient):
 
 
 ESTIMATOR = Partial
+SUPPORTS = Supports()  # any game

@@ -23,9 +23,9 @@ from torch import Tensor
 
 from ... import exact
 from ...exact.equilibrium import EquilibriumNotConverged
-from ...games.base import FiniteGame
 from ...modules.policies import policy_table
 from ..kinds import Transition
+from ..supports import Supports
 from .base import LeaderGradient
 
 REFRESH_EVERY = 10  # iterations between exact solves
@@ -34,8 +34,6 @@ REFRESH_EVERY = 10  # iterations between exact solves
 class TotalExact(LeaderGradient):
     def __init__(self, game, **options) -> None:
         super().__init__()
-        if not isinstance(game, FiniteGame):
-            raise ValueError("total_exact needs a finite game with a known model (the exact solvers read its tensors)")
         self.game = game
         self.grad: Tensor | None = None  # dPhi/dphi at the last refresh
 
@@ -62,3 +60,4 @@ class TotalExact(LeaderGradient):
 
 
 ESTIMATOR = TotalExact
+SUPPORTS = Supports(continuous=False)  # the exact solvers read a finite game's tensors

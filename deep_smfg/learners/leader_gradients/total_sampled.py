@@ -33,6 +33,7 @@ from ...games.base import FiniteGame
 from ...games.continuous import ContinuousGame
 from ...modules.critics import build_action_critic
 from ..kinds import ModelSpec, Transition
+from ..supports import Supports
 from .base import LeaderGradient
 from .total_sampled_continuous import TotalSampledContinuous
 from .traces import GAMMA_Y, TracedLeaderGradient
@@ -42,7 +43,7 @@ class TotalSampled(TracedLeaderGradient):
     def __init__(self, game, model: ModelSpec | None = None, occupancy_restart: bool = True) -> None:
         if not isinstance(game, FiniteGame):
             raise ValueError("TotalSampled is the finite-game half of total_sampled")
-        super().__init__(game.transition_depends_on_mu, occupancy_restart)
+        super().__init__()
         model = ModelSpec() if model is None else model
         S, A = game.n_states, game.n_actions
         self.game = game
@@ -96,3 +97,7 @@ def total_sampled(game, **options) -> LeaderGradient:
 
 
 ESTIMATOR = total_sampled
+# the adjoint covers the mean field's effect on the rewards through its mean (not transitions, not the density); the
+# follower's trace ends at the occupancy chain's restarts; its TD errors read the follower's critic uncentred
+SUPPORTS = Supports(transition_reads_mean_field=False, reads_density=False, reward_centering=False,
+                    without_restart=False)

@@ -58,10 +58,7 @@ class TotalSampledContinuous(TracedLeaderGradient):
     def __init__(self, game, model: ModelSpec | None = None, occupancy_restart: bool = True) -> None:
         if not isinstance(game, ContinuousGame):
             raise ValueError("TotalSampledContinuous is the continuous-game half of total_sampled")
-        super().__init__(game.transition_reads_mean_field, occupancy_restart)
-        if game.reads_density:
-            raise ValueError("total_sampled's adjoint runs through the mean field's mean: games whose rewards read "
-                             "its density are not handled")
+        super().__init__()
         model = ModelSpec(policy="squashed_gaussian", critic="mlp") if model is None else model
         if model.policy != "squashed_gaussian":
             raise ValueError("total_sampled on a continuous game needs model=squashed_gaussian (its baselines "

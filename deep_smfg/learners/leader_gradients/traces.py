@@ -22,13 +22,10 @@ class TracedLeaderGradient(LeaderGradient):
     """A leader gradient that carries the traces ``e_occ``, ``e_stat`` (``None`` before the first step).
 
     Both halves of ``total_sampled`` need transitions that do not read the mean field (the adjoint accounts for the
-    mean field's effect on the rewards only) and the occupancy chain's restarts (where ``e_occ`` ends)."""
+    mean field's effect on the rewards only) and the occupancy chain's restarts (where ``e_occ`` ends): declared in
+    ``total_sampled.SUPPORTS`` and checked where every estimator is (``make_leader_gradient``)."""
 
-    def __init__(self, transition_reads_mean_field: bool, occupancy_restart: bool) -> None:
-        if transition_reads_mean_field:
-            raise ValueError("total_sampled needs transitions that do not read the mean field")
-        if not occupancy_restart:
-            raise ValueError("total_sampled needs algo.occupancy_restart=true (its follower trace ends at restarts)")
+    def __init__(self) -> None:
         super().__init__()
         self.e_occ: Tensor | None = None
         self.e_stat: Tensor | None = None
