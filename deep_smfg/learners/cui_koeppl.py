@@ -55,7 +55,7 @@ from .supports import Supports
 class CuiKoeppl(SampledLearner):
     GROUPS = ("critic", "mean_field")
     ALGO = "cui_koeppl"
-    SUPPORTS = Supports(continuous=False, nash=False, policies=("tabular",))  # averages policy tables
+    SUPPORTS = Supports(continuous=False, nash=False, reward_centering=False, policies=("tabular",))  # averages tables
 
     def __init__(self, game: FiniteGame, model: ModelSpec | None = None, *, step_sizes, br_iterations: int = 50,
                  inner_per_outer: int = 9, leader_temperature: float = 0.0, **learner):

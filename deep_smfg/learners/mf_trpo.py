@@ -61,7 +61,7 @@ class SampledMFTRPO(SampledLearner):
 
     GROUPS = ("critic",)
     ALGO = "mf_trpo"
-    SUPPORTS = Supports(continuous=False, policies=("tabular",))  # the TRPO step is closed form on a table
+    SUPPORTS = Supports(continuous=False, reward_centering=False, policies=("tabular",))  # TRPO closed form on a table
 
     def __init__(self, game: FiniteGame, model: ModelSpec | None = None, *, step_sizes, eta: float = 1.0,
                  evaluation_steps: int = 50, inner_steps: int = 1, q_samples: int = 1,
