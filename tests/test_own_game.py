@@ -123,3 +123,26 @@ def test_unknown_parameter_of_a_user_game_lists_the_valid_ones(tmp_path, monkeyp
     assert main(["train", f"game._target_={__name__}.make_queue", "+game.speed=2"]) == 2
     assert "unknown parameter(s) speed for game" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_config_folder_of_ones_own_names_the_game(tmp_path, monkeypatch, capsys):
+    """--config-dir DIR: DIR/game/queue.yaml is game=queue, for solve as for train; its parameters override."""
+    (tmp_path / "conf" / "game").mkdir(parents=True)
+    (tmp_path / "conf" / "game" / "queue.yaml").write_text(
+        f"defaults:\n  - finite\n  - _self_\n_target_: {__name__}.make_queue\nload_cost: 2.0\n")
+    monkeypatch.chdir(tmp_path)
+    run_dir = tmp_path / "solved"
+    assert main(["solve", "--config-dir", "conf", "game=queue", "optimum.n_starts=1", "optimum.n_steps=10",
+                 f"run_dir={run_dir}"]) == 0
+    import json
+
+    summary = json.loads((run_dir / "summary.json").read_text())
+    from deep_smfg import exact
+
+    game = make_queue(load_cost=2.0)
+    eq = exact.solve_equilibrium(game, game.uniform_leader())
+    assert summary["game"] == "queue" and abs(summary["exploitability"]) < 1e-8
+    assert summary["equilibrium_mean_field"] == pytest.approx(eq.mu.tolist(), abs=1e-8)  # load_cost=2 was used
+    assert main(["solve", "--config-dir", "conf", "game=queue", "game.nope=1"]) == 2
+    assert "unknown parameter 'nope'" in capsys.readouterr().err
+    assert main(["solve", "--config-dir", "no_such_folder", "game=queue"]) == 2
