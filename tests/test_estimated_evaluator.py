@@ -3,7 +3,8 @@
 At a learner's linear-Gaussian follower ``u ~ N(-K x - k, C)`` and a learned mean ``m_hat``, the chain
 ``x' = A x + B u + Abar m_hat + c0 + w`` has the stationary mean
 ``m(m_hat) = (I - A + B K)^{-1} (Abar m_hat + c0 - B k)`` (the leader acts on rewards only), so
-``mean_field_error = ||m_hat - m(m_hat)||``; it vanishes at the induced mean field ``lq_induced_mean_field``. The evaluator estimates ``m(m_hat)`` by Monte Carlo (2,048 chains, 100 steps)."""
+``mean_field_error = ||m_hat - m(m_hat)||``, which vanishes at the induced mean field ``lq_induced_mean_field``.
+The evaluator estimates ``m(m_hat)`` by Monte Carlo (2,048 chains, 100 steps)."""
 
 from __future__ import annotations
 
