@@ -77,11 +77,12 @@ def with_game_kind(overrides: list[str]) -> list[str]:
     if "game._target_" not in chosen or "game" in chosen:
         return overrides
     returns = typing.get_type_hints(factory(chosen["game._target_"])).get("return")
-    kinds = {FiniteGame: "finite", ContinuousGame: "continuous"}
-    if returns not in kinds:
+    kinds = [kind for cls, kind in ((FiniteGame, "finite"), (ContinuousGame, "continuous"))
+             if isinstance(returns, type) and issubclass(returns, cls)]
+    if not kinds:
         raise ConfigError(f"game._target_={chosen['game._target_']}: annotate its return type (-> FiniteGame or -> "
                           f"ContinuousGame), or say the kind: game=finite or game=continuous")
-    return [f"game={kinds[returns]}", *(o if not o.startswith("+game._target_=") else o[1:] for o in overrides)]
+    return [f"game={kinds[0]}", *(o if not o.startswith("+game._target_=") else o[1:] for o in overrides)]
 
 
 def _explain(exc: Exception, command: str, overrides: list[str]) -> str:

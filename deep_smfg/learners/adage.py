@@ -15,9 +15,9 @@ AC-SMFG's with the conditioned follower:
   after ``b``, the leader's policy gradient now carries the follower's within-period answer to ``b`` (the
   follower frozen as a function of ``b``); the mean field's answer it still does not see.
 
-What the evaluation reads (the same exact evaluator as every finite learner): ``learner.follower`` is the
+What the evaluation reads (the same exact evaluator as every finite learner, through ``agents()``): the follower is the
 *marginal* follower ``pi(a|s) = sum_b phi(b|s) pi(a|s,b)`` (:class:`MarginalFollower`, a view on the conditioned
-policy and the leader), ``learner.leader`` the leader, ``learner.mean_field()`` the learned mean field. The
+policy and the leader), then the leader and the learned mean field. The
 evaluator's game is the one every learner is measured in, where followers do not see ``b``: ``Phi(phi)`` is the
 leader's objective there, and exploitability and mean-field error are those of the marginal follower. ADAGE
 therefore learns in a richer game than it is scored in; its leader is a policy of the common game and is

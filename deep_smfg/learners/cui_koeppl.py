@@ -2,7 +2,7 @@
 fictitious-play baseline in its ``sfp`` variant, reconstructed with best responses learned from samples.
 
 Fictitious play (FP) keeps *averaged* policies ``pi_bar`` (follower) and ``phi_bar`` (leader); they are what the
-chains act with and what the evaluation reads (``learner.follower``, ``learner.leader``). The ``sfp`` schedule: FP
+chains act with and what the evaluation reads (``agents()``: the follower, the leader). The ``sfp`` schedule: FP
 iterations ``j = 0, 1, 2, ...``; in each cycle of ``inner_per_outer + 1`` FP iterations the follower is averaged
 towards its best response ``inner_per_outer`` times, then the leader once. FP iteration ``j`` is
 ``br_iterations`` sampled iterations; at its end, the scheduled player ``x`` with ``n_x`` earlier FP updates does
