@@ -66,8 +66,9 @@ class Run:
             generator: torch.Generator | None = None) -> torch.Tensor:
         """Actions of the follower (``leader=True``: the leader) at a batch of states: finite games take state indices
         ``[N]`` (long) and give action indices ``[N]``; continuous games take points ``[N, ds]`` (of the run's dtype,
-        float32 unless it trained with ``dtype=float64``) and give actions ``[N, da]``. ``mean=False`` draws from the policy (``generator`` for reproducible draws); ``mean=True`` gives
-        its typical action (finite: the most likely one; continuous: the median, ``squash(mean)``)."""
+        float32 unless it trained with ``dtype=float64``) and give actions ``[N, da]``. ``mean=False`` draws from the
+        policy (``generator`` for reproducible draws); ``mean=True`` gives its typical action (finite: the most likely
+        one; continuous: the median, ``squash(mean)``)."""
         policy = self.leader if leader else self.follower
         return self.learner.kind.act(policy, states, mean=mean, generator=generator)
 
