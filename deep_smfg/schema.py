@@ -117,8 +117,6 @@ TRAIN: dict[str, Spec] = {
     "seed": SEED, "dtype": DTYPE, "threads": THREADS, "run_dir": PATH, "sweep_dir": PATH,
     "resume": PATH, "overwrite": BOOL, "progress_bar": BOOL,
     "reference.n_starts": Int(1), "reference.n_steps": Int(1), "reference.lr": POSITIVE,
-    "reference.twin.n_states": Int(2), "reference.twin.n_actions": Int(2), "reference.twin.n_leader": Int(2),
-    "reference.twin.n_quadrature": Int(1),
     # the train job's keys of every algo
     "algo._target_": Spec(str, required=True), "algo.iterations": Int(1), "algo.checkpoint_every": Int(1),
     "algo.eval_every": Int(0), "algo.best_response_iterations": Int(0),

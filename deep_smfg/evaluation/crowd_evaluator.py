@@ -41,8 +41,9 @@ class CrowdEvaluator:
     watch = {"density_w2": "lower", "fit_w2": "lower"}
 
     @classmethod
-    def for_run(cls, game: ContinuousGame, cfg: DictConfig) -> CrowdEvaluator:
-        return cls(game, int(cfg.seed))
+    def for_run(cls, game: ContinuousGame, cfg: DictConfig, **grids) -> CrowdEvaluator:
+        """``grids``: ``n_states``, ``n_actions`` of the per-coordinate twins (the game config's evaluator node)."""
+        return cls(game, int(cfg.seed), **grids)
 
     def __init__(self, game: ContinuousGame, seed: int, n_states: int = 101, n_actions: int = 41):
         self.game, self.seed, self.dim = game, seed, game.state_space.dim

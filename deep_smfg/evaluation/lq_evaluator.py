@@ -24,8 +24,9 @@ class LQEvaluator:
     watch = {"mean_error": "lower", "cov_error": "lower", "relative_exploitability": "lower"}
 
     @classmethod
-    def for_run(cls, game: LinearQuadraticGame, cfg: DictConfig) -> LQEvaluator:
-        return cls(game, int(cfg.seed))
+    def for_run(cls, game: LinearQuadraticGame, cfg: DictConfig, **options) -> LQEvaluator:
+        """``options``: ``n_states``, the states the learned follower is projected on (the game config's evaluator)."""
+        return cls(game, int(cfg.seed), **options)
 
     def __init__(self, game: LinearQuadraticGame, seed: int, n_states: int = 4096):
         self.game, self.params, self.seed, self.n_states = game, game.params, seed, n_states

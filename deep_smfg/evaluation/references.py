@@ -1,7 +1,8 @@
 """Reference answers that evaluation compares a run with, cached in ``runs/.cache`` by game and reference config.
 
 * :func:`reference_phi_star`: ``Phi*`` of a finite game by exact multi-start ascent;
-* :func:`twin_reference`: a continuous game's discretised twin (grid sizes ``reference.twin``) and its exact answer.
+* :func:`twin_reference`: a continuous game's discretised twin (the grid sizes its config declares) and its exact
+  answer.
 
 Under DDP the children find the answer the parent cached before it launched them.
 """
@@ -40,13 +41,17 @@ def reference_phi_star(game, cfg: DictConfig) -> float:
     return value
 
 
-def twin_reference(game: ContinuousGame, cfg: DictConfig) -> TwinReference:
-    """The discretised twin (grid sizes ``reference.twin``) and its exact answer, cached in ``runs/.cache``."""
-    grid = cfg.reference.twin
+def twin_reference(game: ContinuousGame, cfg: DictConfig, grid: dict[str, int]) -> TwinReference:
+    """The discretised twin on ``grid`` (``n_states``, ``n_actions``, ``n_leader``, ``n_quadrature``: the game config's
+    ``evaluator`` node) and its exact answer, cached in ``runs/.cache``."""
+    for key, low in (("n_states", 2), ("n_actions", 2), ("n_leader", 2), ("n_quadrature", 1)):
+        value = grid[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ConfigError(f"game.evaluator.{key}={value!r}: must be an integer >= {low} (the twin's grid)")
     try:
-        twin = discretise(game, grid.n_states, grid.n_actions, grid.n_leader, grid.n_quadrature)
+        twin = discretise(game, grid["n_states"], grid["n_actions"], grid["n_leader"], grid["n_quadrature"])
     except GameDefinitionError as exc:
-        raise ConfigError(f"reference.twin: {exc}") from exc
+        raise ConfigError(f"game.evaluator (the twin's grids): {exc}") from exc
     cache, key = _cache_path("twin", cfg)
     if cache.exists():
         c = json.loads(cache.read_text())

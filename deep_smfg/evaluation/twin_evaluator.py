@@ -27,11 +27,15 @@ class TwinEvaluator:
     watch = {"twin_exploitability": "lower", "mean_field_error": "lower", "twin_leader_objective": "higher"}
 
     @classmethod
-    def for_run(cls, game, cfg: DictConfig) -> TwinEvaluator:
-        """Against the discretised twin (grids ``reference.twin``) and its exact answer (cached)."""
+    def for_run(cls, game, cfg: DictConfig, n_states: int = 13, n_actions: int = 9, n_leader: int = 9,
+                n_quadrature: int = 64) -> TwinEvaluator:
+        """Against the discretised twin on the grids the game's config declares (``game.evaluator.n_states``: states,
+        ``n_actions``: levels per follower action dimension, ``n_leader``: leader levels, ``n_quadrature``: noise
+        nodes) and its exact answer (``reference.*``; cached)."""
         from .references import twin_reference
 
-        return cls(twin_reference(game, cfg), int(cfg.seed), int(cfg.algo.get("best_response_iterations", 0)))
+        grid = dict(n_states=n_states, n_actions=n_actions, n_leader=n_leader, n_quadrature=n_quadrature)
+        return cls(twin_reference(game, cfg, grid), int(cfg.seed), int(cfg.algo.get("best_response_iterations", 0)))
 
     def __init__(self, reference: TwinReference | None, seed: int, best_response_iterations: int = 0):
         self.reference, self.seed, self.best_response_iterations = reference, seed, best_response_iterations

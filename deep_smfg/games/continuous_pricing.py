@@ -14,7 +14,8 @@ The price and reward formulas are the finite game's, from :mod:`.pricing_economy
 
 The defaults make the leader's optimum interior (``kappa = 2``: a tax of about 0.2 per unit, not the
 corner ``-b_max``), see ``docs/environments.md``. Its twin on grids, solved by the exact solvers, is
-:func:`~deep_smfg.games.continuous.discretise` (grid sizes: ``reference.twin`` in ``configs/train.yaml``).
+:func:`~deep_smfg.games.continuous.discretise` (grid sizes: the ``evaluator`` node of
+``configs/game/continuous_pricing.yaml``).
 """
 
 from __future__ import annotations
