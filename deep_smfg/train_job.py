@@ -35,6 +35,7 @@ from .evaluation.callbacks import regressions
 from .exact import SOLVER_FAILURES
 from .learners import DivergenceError
 from .loggers import make_loggers
+from .progress import IterationProgressBar
 from .resume import ResumePlan, plan_resume
 from .run_claim import claimed_run_dir, recording_outcome
 from .run_folder import read_parts, record_part, write_config, write_summary
@@ -126,6 +127,7 @@ def _fit(cfg: DictConfig, learner, evaluator, run_dir: Path, plan: ResumePlan | 
     learner.max_iterations = int(algo.iterations)
     checkpoint = RunCheckpoint(run_dir / "checkpoints", OmegaConf.to_container(cfg, resolve=True))
     evaluation = EvaluationCallback(evaluator, int(algo.eval_every))
+    bar = [IterationProgressBar(evaluation, int(algo.iterations), learner.game.name)] if cfg.progress_bar else []
     ckpt_path = plan.checkpoint if plan is not None else _rank0_checkpoint()
     trainer = L.Trainer(
         accelerator=cfg.trainer.accelerator, devices=cfg.trainer.devices, strategy=cfg.trainer.strategy,
@@ -133,7 +135,7 @@ def _fit(cfg: DictConfig, learner, evaluator, run_dir: Path, plan: ResumePlan | 
         logger=make_loggers(cfg, run_dir, plan.logged_steps if plan is not None else None) or False,
         use_distributed_sampler=False, enable_progress_bar=bool(cfg.progress_bar), enable_model_summary=False,
         log_every_n_steps=1, default_root_dir=str(run_dir), num_sanity_val_steps=0,
-        callbacks=[checkpoint, evaluation, StopOnSignal(signals)],
+        callbacks=[checkpoint, evaluation, StopOnSignal(signals), *bar],
     )
     evaluation.world = trainer.world_size
     t0 = time.perf_counter()

@@ -3,8 +3,9 @@
 Every ``every`` iterations (and at iteration 0) the callback asks the evaluator for its metrics at the
 learner's current modules, records them with ``iteration``, ``samples`` and ``wall_time`` in
 :attr:`EvaluationCallback.history` (saved in checkpoints), logs them under ``<prefix>/`` and shows the
-evaluator's short names on the progress bar. A run whose watched metrics end worse than they started is
-flagged: ``worse=1`` on the progress bar while it lasts, and in the summary's ``warnings``. An exact solver that
+evaluator's short names on the progress bar (deep_smfg/progress.py reads the history). A run whose watched metrics
+end worse than they started is flagged: ``worse=1`` in the logs and a ``warning=... worse`` on the bar while it
+lasts, and in the summary's ``warnings``. An exact solver that
 fails on the learned policies (:data:`~deep_smfg.exact.SOLVER_FAILURES`) ends the run as diverged.
 """
 
@@ -75,9 +76,9 @@ class EvaluationCallback(Callback):
         self.history.append(metrics)
         if log:
             learner.log_dict({f"{self.evaluator.prefix}/{n}": float(v) for n, v in metrics.items()}, on_step=True)
-            bar = {short: metrics[name] for short, name in self.evaluator.progress if name in metrics}
-            bar["worse"] = float(bool(regressions(self.history, self.evaluator.watch)))
-            learner.log_dict(bar, on_step=True, prog_bar=True)
+            short = {short: metrics[name] for short, name in self.evaluator.progress if name in metrics}
+            short["worse"] = float(bool(regressions(self.history, self.evaluator.watch)))
+            learner.log_dict(short, on_step=True)  # the loggers keep the short names; the bar reads the history
         return metrics
 
     def is_current(self, learner) -> bool:

@@ -208,7 +208,7 @@ class SampledLearner(L.LightningModule):
                 raise NonFiniteError(self._nonfinite_message(int(self.iteration), {"parameter": float("nan")}))
         if n and int(self.iteration) % self.log_every < n:
             self.log_dict({f"loss/{g}": float(v.detach()) for g, v in losses.items()}, on_step=True, prog_bar=False)
-            self.log("iteration", float(self.iteration), on_step=True, prog_bar=True)
+            self.log("iteration", float(self.iteration), on_step=True)  # the bar counts iterations (progress.py)
 
     # ----- checkpoints hold the chains (with their RNG) and the schedules (plain numbers) ----------
     def rank_state(self) -> dict:
