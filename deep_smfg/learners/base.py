@@ -243,7 +243,7 @@ class SampledLearner(L.LightningModule):
         return self.trainer.world_size if self._trainer is not None else 1
 
     @classmethod
-    def load_from_checkpoint(cls, checkpoint_path, map_location=None, game=None, **kwargs):  # noqa: D417
+    def load_from_checkpoint(cls, checkpoint_path, map_location=None, game=None, **kwargs):
         """The learner a ``deep-smfg train`` checkpoint holds, its game rebuilt from the config stored in the
         checkpoint (or ``game``: a game object the run was given), its parameters loaded, in eval mode, on the CPU
         (``map_location`` and Lightning's other arguments are not used: the config says how to build it)."""
