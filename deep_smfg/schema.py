@@ -219,6 +219,9 @@ def validate(command: str, cfg: DictConfig, devices: bool = True) -> None:
     values = flatten(cfg)
     if "game._target_" in values:
         target = values["game._target_"]
+        if target in (None, "???"):  # game=finite|continuous without a factory
+            raise ConfigError("game._target_ is required: game=finite and game=continuous are the empty game nodes of "
+                              "their kind; name your factory, game._target_=my_pkg.make_my_game (docs/custom_games.md)")
         if not isinstance(target, str):
             raise ConfigError(f"game._target_={target!r}: must name a game's factory (a dotted path)")
         schema = {**schema, **game_specs(cfg)}

@@ -146,3 +146,10 @@ def test_a_config_folder_of_ones_own_names_the_game(tmp_path, monkeypatch, capsy
     assert main(["solve", "--config-dir", "conf", "game=queue", "game.nope=1"]) == 2
     assert "unknown parameter 'nope'" in capsys.readouterr().err
     assert main(["solve", "--config-dir", "no_such_folder", "game=queue"]) == 2
+
+
+def test_a_kind_node_without_a_factory_says_what_to_add(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "game=finite", f"run_dir={tmp_path / 'run'}"]) == 2
+    assert "game._target_ is required" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
