@@ -218,6 +218,7 @@ def test_the_deviator_game_sees_the_n_player_mean():
     assert abs(float(sums.var()) / (100 * float(pool.var())) - 1) < 0.1  # sd of the ratio about 0.022
 
 
+@pytest.mark.slow  # 40-50 s of learning: make test-slow (the default suite stays under 10 minutes)
 def test_the_learned_one_player_deviation_reaches_the_twin_s_exact_best_response(tmp_path, capsys):
     """n = 1 on continuous pricing: the deviator's problem is a single-agent MDP in which its own sales set the
     price. The independent answer is that MDP's exact soft best response on a fine twin (25 inventory levels,

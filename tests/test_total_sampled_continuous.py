@@ -55,6 +55,7 @@ def test_the_continuous_kind_keeps_the_stationary_chains_pre_squash_draws():
     assert finite.last_transition.u_f_bar is None and finite.last_transition.u_l_bar is None
 
 
+@pytest.mark.slow  # 40-50 s of learning: make test-slow (the default suite stays under 10 minutes)
 def test_total_sampled_follows_the_twins_total_gradient_at_a_frozen_leader():
     """A state-dependent leader (last layer 0.5 N(0, 1)) where the twin's partial and total gradients differ."""
     r = measure(make_game("continuous_pricing"), "random", settle=1500, average=1000)
