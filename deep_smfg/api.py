@@ -84,12 +84,12 @@ def train(game_or_config: FiniteGame | ContinuousGame | str, overrides: Sequence
     from .cli import compose_config, config_dir_overrides
 
     overrides = config_dir_overrides([*overrides, *(["--config-dir", str(config_dir)] if config_dir else [])])
-    if isinstance(game_or_config, (FiniteGame, ContinuousGame)):
+    if not isinstance(game_or_config, str):  # a game object: its declared kind picks the empty node
         key = uuid.uuid4().hex
         _GIVEN[key] = game_or_config
-        kind = "finite" if isinstance(game_or_config, FiniteGame) else "continuous"
-        overrides = [f"game={kind}", "game._target_=deep_smfg.api.given_game", f"+game.key={key}", *overrides]
-    elif "." in str(game_or_config):
+        overrides = [f"game={game_or_config.KIND}", "game._target_=deep_smfg.api.given_game", f"+game.key={key}",
+                     *overrides]
+    elif "." in game_or_config:
         overrides = [f"game._target_={game_or_config}", *overrides]
     else:
         overrides = [f"game={game_or_config}", *overrides]
@@ -126,5 +126,9 @@ def learner_from_checkpoint(path: Path, cfg: DictConfig | None = None, game=None
     learner = build_learner(cfg, game)
     if cfg.get("dtype") == "float64":
         learner = learner.double()
-    learner.load_state_dict(state["state_dict"])
+    try:
+        learner.load_state_dict(state.get("state_dict", {}))
+    except RuntimeError as exc:
+        raise ConfigError(f"the checkpoint {path} does not fit the run's game {game.name} (was it written for another "
+                          f"game or model?): {str(exc).splitlines()[0]}") from exc
     return learner.eval(), game

@@ -76,13 +76,15 @@ def with_game_kind(overrides: list[str]) -> list[str]:
     chosen = {o.lstrip("+~").split("=", 1)[0]: o.split("=", 1)[-1] for o in overrides if "=" in o}
     if "game._target_" not in chosen or "game" in chosen:
         return overrides
-    returns = typing.get_type_hints(factory(chosen["game._target_"])).get("return")
-    kinds = [kind for cls, kind in ((FiniteGame, "finite"), (ContinuousGame, "continuous"))
-             if isinstance(returns, type) and issubclass(returns, cls)]
-    if not kinds:
+    make = factory(chosen["game._target_"])
+    try:
+        returns = typing.get_type_hints(make).get("return")
+    except Exception:  # noqa: BLE001 - an annotation that does not resolve says nothing of the kind
+        returns = None
+    if not (isinstance(returns, type) and issubclass(returns, (FiniteGame, ContinuousGame))):
         raise ConfigError(f"game._target_={chosen['game._target_']}: annotate its return type (-> FiniteGame or -> "
                           f"ContinuousGame), or say the kind: game=finite or game=continuous")
-    return [f"game={kinds[0]}", *(o if not o.startswith("+game._target_=") else o[1:] for o in overrides)]
+    return [f"game={returns.KIND}", *(o if not o.startswith("+game._target_=") else o[1:] for o in overrides)]
 
 
 def _explain(exc: Exception, command: str, overrides: list[str]) -> str:

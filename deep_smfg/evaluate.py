@@ -21,12 +21,12 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from .api import learner_from_checkpoint
 from .checkpoints import newest_checkpoint, read_checkpoint
-from .config import ConfigError, build_learner, game_of
+from .config import ConfigError, game_of
 from .evaluation.n_player import check_settings, evaluate_n_players
 from .evaluation.n_player_continuous import evaluate_n_players_continuous
 from .evaluation.n_player_plot import plot_n_player
-from .games import FiniteGame
 from .modules.policies import policy_table
 from .run_folder import write_csv, write_summary
 from .run_lock import RunLock
@@ -54,20 +54,13 @@ def _checked(cfg: DictConfig):
         raise ConfigError(f"{run_dir / 'config.yaml'} is not a readable train config ({exc}): the run folder is "
                           f"damaged") from exc
     game = game_of(run_cfg)
-    name = game.name
     n_players = [int(n) for n in cfg.n_players] if OmegaConf.is_list(cfg.n_players) else [int(cfg.n_players)]
     try:
         check_settings(game, n_players, int(cfg.games), int(cfg.ghosts), int(cfg.periods))
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
-    learner = build_learner(run_cfg, game).double()
-    state = torch.load(ckpt_path, map_location="cpu", weights_only=False).get("state_dict", {})
-    try:
-        learner.load_state_dict(state)
-    except RuntimeError as exc:
-        raise ConfigError(f"the checkpoint {ckpt_path} does not fit the run's game {name} (was it written for "
-                          f"another game or model?): {str(exc).splitlines()[0]}") from exc
-    return game, learner.to(_device(str(cfg.device), run_cfg)), n_players, run_dir / "n_player"
+    learner, _ = learner_from_checkpoint(ckpt_path, run_cfg, game)  # the one way a run's learner is loaded
+    return game, learner.double().to(_device(str(cfg.device), run_cfg)), n_players, run_dir / "n_player"
 
 
 def _checkpoint(cfg: DictConfig, run_dir: Path) -> Path:
@@ -124,7 +117,7 @@ def _evaluate(cfg: DictConfig, game, learner, n_players: list[int], out: Path) -
     device = next(learner.parameters()).device
     settings = dict(games=int(cfg.games), max_players=int(cfg.max_players), ghosts=int(cfg.ghosts),
                     periods=int(cfg.periods), seed=int(cfg.seed))
-    if isinstance(game, FiniteGame):
+    if game.KIND == "finite":
         with torch.no_grad():
             pi, phi = policy_table(learner.agents().follower), policy_table(learner.agents().leader)
         rows, limit = evaluate_n_players(game, pi, phi, n_players, samples=int(cfg.samples), device=device,

@@ -264,7 +264,6 @@ def check_settings(game: FiniteGame | ContinuousGame, n_players: list[int], game
     if periods < horizon(game.gamma):
         raise ValueError(f"periods must be >= the return horizon {horizon(game.gamma)} (gamma^horizon <= "
                          f"{TRUNCATION:g}); the rest is burn-in; got {periods}")
-    reads_mu = game.transition_depends_on_mu if isinstance(game, FiniteGame) else game.transition_reads_mean_field
-    if reads_mu:
+    if game.transition_reads_mean_field:
         raise ValueError(f"{game.name}'s transition reads mu: the n-player evaluation handles games whose "
                          "transition does not (every built-in game)")

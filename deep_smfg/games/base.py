@@ -124,6 +124,7 @@ class FiniteGame:
     market: Market | None = None
     mean_field_summary: Callable[[Tensor], dict] | None = None
 
+    KIND: ClassVar[str] = "finite"  # the game's kind, declared (learners, evaluators and the commands read it)
     # what `deep-smfg train` measures a finite game with unless its config declares an evaluator
     GENERIC_EVALUATOR: ClassVar[str] = "deep_smfg.evaluation.exact_evaluator.ExactEvaluator"
 
@@ -206,6 +207,16 @@ class FiniteGame:
     def is_nash(self) -> bool:
         """A Nash MFG: the leader has one action, so there is nothing for it to choose."""
         return self.n_leader_actions == 1
+
+    @property
+    def transition_reads_mean_field(self) -> bool:
+        """Whether ``P`` reads ``mu`` (the name both kinds of game answer to)."""
+        return bool(self.transition_depends_on_mu)
+
+    @property
+    def reads_density(self) -> bool:
+        """A finite game's rewards read ``mu`` itself; no density term (a continuous game's flag)."""
+        return False
 
     # ----- batched functions of (s, a, b, mu) (read by rollouts) -------------------------------
     def r_f(self, s: Tensor, a: Tensor, b: Tensor, mu: Tensor) -> Tensor:

@@ -92,6 +92,7 @@ class ContinuousGame:
     info: dict = field(default_factory=dict)
     market: Market | None = None  # price(m) of the mean field's mean m, and the target price
 
+    KIND: ClassVar[str] = "continuous"  # the game's kind, declared (learners, evaluators and the commands read it)
     # what `deep-smfg train` measures a continuous game with unless its config declares an evaluator
     GENERIC_EVALUATOR: ClassVar[str] = "deep_smfg.evaluation.estimated_evaluator.EstimatedEvaluator"
 
@@ -102,6 +103,11 @@ class ContinuousGame:
     @property
     def z_dim(self) -> int:
         return self.z_space.dim
+
+    @property
+    def is_nash(self) -> bool:
+        """Continuous leader actions: always a choice (a finite game's flag)."""
+        return False
 
     @property
     def reads_density(self) -> bool:

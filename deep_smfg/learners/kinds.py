@@ -221,4 +221,4 @@ def env_step(td: TensorDictBase, out: TensorDictBase, actions: Tensor, leader_ac
 
 def kind_of(game: FiniteGame | ContinuousGame) -> GameKind:
     """The kind that knows how ``game``'s agents act."""
-    return ContinuousKind(game) if isinstance(game, ContinuousGame) else FiniteKind(game)
+    return {"finite": FiniteKind, "continuous": ContinuousKind}[game.KIND](game)

@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from ..games.base import FiniteGame
-
 
 @dataclass(frozen=True)
 class Supports:
@@ -46,12 +44,10 @@ class Setting:
 
     @classmethod
     def of(cls, game, policy: str, reward_centering: bool = False, occupancy_restart: bool = True) -> Setting:
-        finite = isinstance(game, FiniteGame)  # the game's kind: read here and in learners/kinds.py only
-        return cls(finite=finite, nash=finite and game.is_nash,
-                   transition_reads_mean_field=bool(game.transition_depends_on_mu if finite
-                                                    else game.transition_reads_mean_field),
-                   reads_density=not finite and game.reads_density, reward_centering=bool(reward_centering),
-                   occupancy_restart=bool(occupancy_restart), policy=str(policy))
+        return cls(finite=game.KIND == "finite", nash=game.is_nash,
+                   transition_reads_mean_field=game.transition_reads_mean_field, reads_density=game.reads_density,
+                   reward_centering=bool(reward_centering), occupancy_restart=bool(occupancy_restart),
+                   policy=str(policy))
 
 
 def missing(supports: Supports, setting: Setting) -> list[str]:

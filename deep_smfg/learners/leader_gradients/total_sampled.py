@@ -30,7 +30,6 @@ import torch
 from torch import Tensor
 
 from ...games.base import FiniteGame
-from ...games.continuous import ContinuousGame
 from ...modules.critics import build_action_critic
 from ..kinds import ModelSpec, Transition
 from ..supports import Supports
@@ -91,7 +90,7 @@ class TotalSampled(TracedLeaderGradient):
 def total_sampled(game, **options) -> LeaderGradient:
     """``algo.leader_gradient=total_sampled``: this estimator on finite games, :mod:`.total_sampled_continuous`
     on continuous ones."""
-    if isinstance(game, ContinuousGame):
+    if game.KIND == "continuous":
         return TotalSampledContinuous(game, **options)
     return TotalSampled(game, **options)
 
