@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 import inspect
 
 import torch
 from omegaconf import DictConfig, OmegaConf
+
+from .dotted import import_dotted
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
@@ -68,9 +69,8 @@ def build_learner(cfg: DictConfig, game):
 
 def locate(path: str, key: str):
     """The object at the dotted ``path`` (``package.module.Name``), or a :class:`ConfigError` naming ``key``."""
-    module, _, name = str(path).rpartition(".")
     try:
-        return getattr(importlib.import_module(module), name)
+        return import_dotted(path)
     except (ImportError, AttributeError, ValueError) as exc:
         raise ConfigError(f"{key}={path!r} names nothing importable: {exc}") from exc
 

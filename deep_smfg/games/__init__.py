@@ -16,6 +16,7 @@ import typing
 from collections.abc import Mapping
 from typing import Callable
 
+from ..dotted import import_dotted
 from .base import FiniteGame, GameDefinitionError, sample_categorical
 from .continuous import ContinuousGame
 from .market import Market
@@ -41,9 +42,8 @@ GAMES, CONTINUOUS_GAMES = _discover()
 
 def factory(target: str) -> Callable[..., FiniteGame | ContinuousGame]:
     """The callable at the dotted path ``target`` (``my_pkg.games.make_my_game``), or a :class:`GameDefinitionError`."""
-    module, _, name = str(target).rpartition(".")
     try:
-        found = getattr(importlib.import_module(module), name)
+        found = import_dotted(target)
     except (ImportError, AttributeError, ValueError) as exc:
         raise GameDefinitionError(f"game._target_={target!r} cannot be imported ({type(exc).__name__}: {exc}); it "
                                   f"must name a function returning a FiniteGame or a ContinuousGame, importable "
@@ -90,7 +90,13 @@ def build_game(node: Mapping) -> FiniteGame | ContinuousGame:
     if not isinstance(game, (FiniteGame, ContinuousGame)):
         raise GameDefinitionError(f"game._target_={target} returned a {type(game).__name__}, not a "
                                   f"deep_smfg.games.FiniteGame or ContinuousGame")
-    game.check()
+    try:
+        game.check()
+    except GameDefinitionError:
+        raise
+    except Exception as exc:  # a user's function that fails when called: an error line, not a traceback
+        raise GameDefinitionError(f"game {game.name} ({target}): one of its functions failed when called: "
+                                  f"{type(exc).__name__}: {exc}") from exc
     return game
 
 
