@@ -15,7 +15,7 @@ import sys
 from lightning.pytorch.callbacks import ProgressBar
 from tqdm.auto import tqdm
 
-from .evaluation.callbacks import EvaluationCallback, regressions
+from .evaluation.callbacks import EvaluationCallback, worse_metrics
 
 
 def shown(value: float | int) -> str:
@@ -71,8 +71,8 @@ class IterationProgressBar(ProgressBar):
             return
         last = history[-1]
         postfix = {short: shown(last[name]) for short, name in evaluator.progress if name in last}
-        worse = regressions(history, evaluator.watch)
+        worse = worse_metrics(history, evaluator.watch)
         if worse:
-            names = dict((name, short) for short, name in evaluator.progress)
-            postfix["warning"] = ", ".join(names.get(w.split(" ", 1)[0], w.split(" ", 1)[0]) for w in worse) + " worse"
+            names = {name: short for short, name in evaluator.progress}
+            postfix["warning"] = ", ".join(names.get(key, key) for key in worse) + " worse"
         self.bar.set_postfix(postfix, refresh=True)

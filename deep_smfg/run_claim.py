@@ -52,19 +52,21 @@ def holds_run(path: Path) -> bool:
 
 
 def describe_run(path: Path) -> str:
+    """``a run of <game>, seed <k> (<status>)``: the game as its summary names it (written when the run starts), else
+    the factory its config names."""
+    summary, status = {}, ""
+    if (path / "summary.json").is_file():
+        try:
+            summary = json.loads((path / "summary.json").read_text())
+            status = f" ({summary.get('status', 'completed')})"
+        except ValueError:
+            status = " (unreadable summary.json)"
     try:
         old = OmegaConf.load(path / "config.yaml")
-        target, seed = OmegaConf.select(old, "game._target_"), OmegaConf.select(old, "seed")
-        game = str(target).rpartition(".")[2].removeprefix("make_")  # the factory's name, make_<game> by convention
+        game, seed = summary.get("game") or OmegaConf.select(old, "game._target_"), OmegaConf.select(old, "seed")
         what = f"a run of {game}" + (f", seed {seed}" if seed is not None else "")
     except Exception:  # noqa: BLE001 - a description only
         what = "a run"
-    status = ""
-    if (path / "summary.json").is_file():
-        try:
-            status = f" ({json.loads((path / 'summary.json').read_text()).get('status', 'completed')})"
-        except ValueError:
-            status = " (unreadable summary.json)"
     return what + status
 
 

@@ -41,18 +41,29 @@ class Evaluator(Protocol):
     def load_state_dict(self, state: dict) -> None: ...
 
 
-def regressions(history: list[dict], watch: dict[str, str]) -> list[str]:
-    """The watched metrics that ended worse than they started, in words."""
+def final_metrics(evaluator: Evaluator, learner, history: list[dict]) -> dict:
+    """The run's last evaluation, or a fresh one when the history ends before the learner's iteration (a report's
+    ``final``)."""
+    at_end = bool(history) and history[-1]["iteration"] == int(learner.iteration)
+    return history[-1] if at_end else evaluator.evaluate(learner)
+
+
+def worse_metrics(history: list[dict], watch: dict[str, str]) -> list[str]:
+    """The watched metrics whose last value is worse than their first."""
     if len(history) < 2:
         return []
-    first, last, out = history[0], history[-1], []
-    for key, better in watch.items():
-        if key in first and key in last:
-            a, b = float(first[key]), float(last[key])
-            if (b > a) if better == "lower" else (b < a):
-                out.append(f"{key} ended worse than it started: {a:.4g} at iteration {first['iteration']}, "
-                           f"{b:.4g} at iteration {last['iteration']} ({better} is better)")
-    return out
+    first, last = history[0], history[-1]
+    sign = {"lower": 1.0, "higher": -1.0}  # worse: up where lower is better, down where higher is
+    return [key for key, better in watch.items()
+            if key in first and key in last and sign[better] * (float(last[key]) - float(first[key])) > 0]
+
+
+def regressions(history: list[dict], watch: dict[str, str]) -> list[str]:
+    """The watched metrics that ended worse than they started, in words."""
+    first, last = (history[0], history[-1]) if history else ({}, {})
+    return [f"{key} ended worse than it started: {float(first[key]):.4g} at iteration {first['iteration']}, "
+            f"{float(last[key]):.4g} at iteration {last['iteration']} ({watch[key]} is better)"
+            for key in worse_metrics(history, watch)]
 
 
 class EvaluationCallback(Callback):

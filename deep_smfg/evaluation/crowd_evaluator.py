@@ -27,6 +27,7 @@ from .. import exact
 from ..games.continuous import ContinuousGame, discretise, interpolation_weights
 from ..games.crowd import axis_game
 from ..run_folder import write_history
+from .callbacks import final_metrics
 from .continuous_metrics import rollout_returns, stationary_contributions
 from .continuous_plots import save
 from .density_distance import Law, sliced_w2, w2_1d, w2_to_samples
@@ -90,8 +91,7 @@ class CrowdEvaluator:
 
     def report(self, learner, history: list[dict], run_dir: Path, seconds: float, world: int) -> dict:
         write_history(history, self.game.name, run_dir)
-        at_end = history and history[-1]["iteration"] == int(learner.iteration)
-        final = history[-1] if at_end else self.evaluate(learner)
+        final = final_metrics(self, learner, history)
         law = self.reference_law(final["theta"])
         plot_densities(learner.agents().mean_field, law, self.game, run_dir / "mean_field.png", final["density_w2"])
         if history:

@@ -15,15 +15,15 @@ summary. The run is flagged (``warnings``) when a watched metric ends worse than
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 
 from omegaconf import DictConfig
 
 from ..games.continuous import ContinuousGame
 from ..run_folder import write_history
+from .callbacks import final_metrics
 from .continuous_metrics import induced_mean, rollout_returns
-from .exploitability_estimate import curve_step, estimate_exploitability
+from .exploitability_estimate import report_estimate
 from .plots import plot_curves
 
 
@@ -49,11 +49,8 @@ class EstimatedEvaluator:
 
     def report(self, learner, history: list[dict], run_dir: Path, seconds: float, world: int) -> dict:
         write_history(history, self.game.name, run_dir)
-        at_end = history and history[-1]["iteration"] == int(learner.iteration)
-        final = history[-1] if at_end else self.evaluate(learner)
-        iterations = self.best_response_iterations
-        expl = asdict(estimate_exploitability(learner, iterations, every=curve_step(iterations), warm_start=True,
-                                              average_from=iterations // 3 + 1)) if iterations else {}
+        final = final_metrics(self, learner, history)
+        expl = report_estimate(learner, self.best_response_iterations)
         if history:
             steps = [h["iteration"] for h in history]
             plot_curves({k: [h[k] for h in history] for k in ("mean_field_error", "leader_objective")},

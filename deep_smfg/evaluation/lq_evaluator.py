@@ -12,6 +12,7 @@ from omegaconf import DictConfig
 from ..exact.linear_quadratic import lq_equilibrium, lq_equilibrium_system, lq_leader_objective, lq_leader_optimum
 from ..games.linear_quadratic import LinearQuadraticGame
 from ..run_folder import write_history
+from .callbacks import final_metrics
 from .continuous_plots import save
 from .lq_metrics import lq_metrics
 from .plots import plt
@@ -54,8 +55,7 @@ class LQEvaluator:
 
     def report(self, learner, history: list[dict], run_dir: Path, seconds: float, world: int) -> dict:
         write_history(history, self.game.name, run_dir)
-        at_end = history and history[-1]["iteration"] == int(learner.iteration)
-        final = history[-1] if at_end else self.evaluate(learner)
+        final = final_metrics(self, learner, history)
         if history:
             plot_convergence(history, run_dir / "convergence.png")
         agents = learner.agents()

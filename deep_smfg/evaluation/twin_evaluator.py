@@ -8,7 +8,6 @@ summary.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -17,8 +16,9 @@ from omegaconf import DictConfig
 from .. import exact
 from ..run_folder import write_history
 from . import continuous_plots as cp
+from .callbacks import final_metrics
 from .continuous_metrics import TwinReference, project_policies, rollout_returns, twin_metrics
-from .exploitability_estimate import curve_step, estimate_exploitability
+from .exploitability_estimate import report_estimate
 
 
 class TwinEvaluator:
@@ -55,11 +55,8 @@ class TwinEvaluator:
     def report(self, learner, history: list[dict], run_dir: Path, seconds: float, world: int) -> dict:
         game, ref = learner.game, self.reference
         write_history(history, game.name, run_dir)
-        at_end = history and history[-1]["iteration"] == int(learner.iteration)
-        final = history[-1] if at_end else self.evaluate(learner)  # the last evaluation, unless it is stale
-        iterations = self.best_response_iterations
-        expl = asdict(estimate_exploitability(learner, iterations, every=curve_step(iterations), warm_start=True,
-                                              average_from=iterations // 3 + 1)) if iterations else {}
+        final = final_metrics(self, learner, history)
+        expl = report_estimate(learner, self.best_response_iterations)
         plots = run_dir / "plots"
         plots.mkdir(exist_ok=True)
         self._plot_policies_and_density(learner, ref, run_dir)
