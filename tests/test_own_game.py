@@ -100,21 +100,22 @@ def test_load_run_and_load_from_checkpoint_round_trip(tmp_path, monkeypatch):
     assert learner.game.name == "queue"
 
 
-@pytest.mark.parametrize("target, message", [
-    ("no_such_module.make_game", "cannot be imported (ModuleNotFoundError"),
-    (f"{__name__}.no_such_factory", "has no attribute 'no_such_factory'"),
-    (f"{__name__}.make_not_a_game", "returned a dict, not a deep_smfg.games.FiniteGame or ContinuousGame"),
-    (f"{__name__}.make_queue_bad_reward", "reward_f has shape (2, 2), expected (2, 2, 2)"),
-    (f"{__name__}.make_pricing_bad_reward", "reward_l(s, a, b, m) must return a tensor of shape [8], got [8, 1]"),
+@pytest.mark.parametrize("kind, target, message", [
+    ("finite", "no_such_module.make_game", "cannot be imported (ModuleNotFoundError"),
+    ("finite", f"{__name__}.no_such_factory", "has no attribute 'no_such_factory'"),
+    ("finite", f"{__name__}.make_not_a_game", "returned a dict, not a deep_smfg.games.FiniteGame or ContinuousGame"),
+    (None, f"{__name__}.make_queue_bad_reward", "reward_f has shape (2, 2), expected (2, 2, 2)"),
+    (None, f"{__name__}.make_queue_failing_reward", "failed when called: ZeroDivisionError"),
+    ("continuous", f"{__name__}.make_pricing_bad_reward",
+     "reward_l(s, a, b, m) must return a tensor of shape [8], got [8, 1]"),
 ])
-def test_a_bad_game_is_refused_with_nothing_written(tmp_path, monkeypatch, capsys, target, message):
+def test_a_bad_game_is_refused_with_nothing_written(tmp_path, monkeypatch, capsys, kind, target, message):
+    """kind None: the kind is read from the factory's return annotation (game._target_ alone)."""
     monkeypatch.chdir(tmp_path)
-    game_kind = [] if "bad_reward" in target and "queue" in target else ["game=finite"]
-    if "pricing" in target:
-        game_kind = ["game=continuous"]
-    code = main(["train", *game_kind, f"game._target_={target}", f"run_dir={tmp_path / 'run'}"])
-    assert code == 2
-    assert message in capsys.readouterr().err
+    chosen = [f"game={kind}"] if kind else []
+    assert main(["train", *chosen, f"game._target_={target}", f"run_dir={tmp_path / 'run'}"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
 
 
@@ -139,10 +140,12 @@ def test_a_config_folder_of_ones_own_names_the_game(tmp_path, monkeypatch, capsy
     summary = json.loads((run_dir / "summary.json").read_text())
     from deep_smfg import exact
 
-    game = make_queue(load_cost=2.0)
+    game, default = make_queue(load_cost=2.0), make_queue()
     eq = exact.solve_equilibrium(game, game.uniform_leader())
+    eq_default = exact.solve_equilibrium(default, default.uniform_leader())
+    assert float((eq.mu - eq_default.mu).abs().max()) > 1e-3  # the parameter moves the answer ...
     assert summary["game"] == "queue" and abs(summary["exploitability"]) < 1e-8
-    assert summary["equilibrium_mean_field"] == pytest.approx(eq.mu.tolist(), abs=1e-8)  # load_cost=2 was used
+    assert summary["equilibrium_mean_field"] == pytest.approx(eq.mu.tolist(), abs=1e-8)  # ... and load_cost=2 was used
     assert main(["solve", "--config-dir", "conf", "game=queue", "game.nope=1"]) == 2
     assert "unknown parameter 'nope'" in capsys.readouterr().err
     assert main(["solve", "--config-dir", "no_such_folder", "game=queue"]) == 2
@@ -153,3 +156,15 @@ def test_a_kind_node_without_a_factory_says_what_to_add(tmp_path, monkeypatch, c
     assert main(["train", "game=finite", f"run_dir={tmp_path / 'run'}"]) == 2
     assert "game._target_ is required" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def make_queue_failing_reward() -> FiniteGame:
+    """Like :func:`make_queue`, but its leader reward fails at some mean fields (a bug in a user's function)."""
+    game = make_queue()
+
+    def reward_l(mu):
+        if float(mu[0]) > 0.55:
+            raise ZeroDivisionError("the user's reward divides by zero")
+        return game.reward_l(mu)
+
+    return FiniteGame("queue_fails", game.transition, game.reward_f, reward_l, game.rho, game.gamma, game.tau)
