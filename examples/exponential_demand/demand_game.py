@@ -3,7 +3,8 @@ regulator subsidises (or taxes) each unit sold to steer the price.
 
 * State: inventory ``x in [0, x_max]``, ``x_0 = 0``. Follower action ``(q, h) in [0, 1]^2``: sell ``q`` (at most
   ``x``), restock ``h``. Leader action: a per-unit subsidy ``b in [-b_max, b_max]`` (``< 0``: a tax).
-* Mean field: the law of ``z = q``; the price reads its mean ``m``: ``p(m) = p0 exp(-m / scale)``.
+* Mean field: the law of ``z = min(q, x)``, the quantity sold; the price reads its mean ``m``:
+  ``p(m) = p0 exp(-m / scale)``.
 * ``x' = clip(x - min(q, x) + h + noise eps, 0, x_max)``, ``eps ~ N(0, 1)``.
 * ``r_f = (p(m) + b) min(q, x) - cost q^2 - restock h``; ``r_l = -(p(m) - p_target)^2 - kappa b^2``.
 """
@@ -42,8 +43,8 @@ def make_exponential_demand(p0: float = 3.0, scale: float = 0.5, cost: float = 0
     def reward_l(s: Tensor, a: Tensor, b: Tensor, m: Tensor) -> Tensor:  # [N]
         return -(price(m) - p_target) ** 2 - kappa * b[:, 0] ** 2
 
-    def contribution(s: Tensor, a: Tensor, b: Tensor) -> Tensor:  # [N, 1]
-        return a[:, :1]
+    def contribution(s: Tensor, a: Tensor, b: Tensor) -> Tensor:  # [N, 1]: what reaches the market
+        return torch.minimum(a[:, 0], s[:, 0])[:, None]
 
     def initial_state(n: int, generator=None, like: Tensor | None = None) -> Tensor:  # [N, 1]
         kw = {} if like is None else dict(dtype=like.dtype, device=like.device)
@@ -54,4 +55,4 @@ def make_exponential_demand(p0: float = 3.0, scale: float = 0.5, cost: float = 0
         leader_action_space=Box((-b_max,), (b_max,)), z_space=Box((0.0,), (1.0,)), next_state=next_state,
         sample_noise=sample_noise, noise_quadrature=noise_quadrature, reward_f=reward_f, reward_l=reward_l,
         contribution=contribution, initial_state=initial_state, gamma=gamma, tau=tau, action_names=("q", "h"),
-        state_names=("inventory x",), leader_action_names=("subsidy b",), z_names=("q",))
+        state_names=("inventory x",), leader_action_names=("subsidy b",), z_names=("quantity sold",))

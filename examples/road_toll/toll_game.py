@@ -15,8 +15,8 @@ import torch
 from deep_smfg.games import FiniteGame
 
 
-def make_road_toll(congestion: tuple[float, float] = (1.0, 1.5), tolls: tuple[float, ...] = (0.0, 0.2, 0.4),
-                   switch_cost: float = 0.1, target: float = 0.6, revenue_weight: float = 0.1, slip: float = 0.1,
+def make_road_toll(congestion: tuple[float, float] = (1.0, 3.0), tolls: tuple[float, ...] = (0.0, 0.2, 0.4),
+                   switch_cost: float = 0.1, target: float = 0.5, revenue_weight: float = 0.1, slip: float = 0.1,
                    gamma: float = 0.9, tau: float = 0.5) -> FiniteGame:
     S, A, B = 2, 2, len(tolls)
     dt = torch.float64
