@@ -81,9 +81,14 @@ def train(game_or_config: FiniteGame | ContinuousGame | str, overrides: Sequence
     ``<config_dir>/game/<name>.yaml``); or a factory's dotted path. ``config_dir``: a folder of your own configs, as
     ``deep-smfg train --config-dir``."""
     from . import train_job
-    from .cli import compose_config, config_dir_overrides
+    from .cli import compose_config
 
-    overrides = config_dir_overrides([*overrides, *(["--config-dir", str(config_dir)] if config_dir else [])])
+    overrides = list(overrides)
+    if config_dir is not None:  # as the command's --config-dir: the folder joins the config search path
+        folder = Path(config_dir).expanduser().resolve()
+        if not folder.is_dir():
+            raise ConfigError(f"config_dir={config_dir}: no such folder")
+        overrides.append(f"hydra.searchpath=[file://{folder}]")
     if not isinstance(game_or_config, str):  # a game object: its declared kind picks the empty node
         key = uuid.uuid4().hex
         _GIVEN[key] = game_or_config

@@ -1,23 +1,21 @@
-"""The ``deep-smfg`` command: ``deep-smfg COMMAND [-m] [hydra overrides...]``.
+"""The ``deep-smfg`` command: ``deep-smfg COMMAND [Hydra's flags] [overrides...]``.
 
 Commands: ``solve`` (exact lower level and reference ``Phi*`` of a finite game), ``train`` (learning runs) and
-``evaluate`` (a finished run's policies among ``n`` players). Configs are composed with Hydra's compose API from the
-package ``deep_smfg.configs`` (the repository's ``configs/`` folder, shipped in the wheel; docs/installing.md)
-or ``$DEEP_SMFG_CONFIG_DIR``, so that a run that fails validation writes nothing. ``-m`` / ``--multirun``
-runs a sweep: one job per combination of comma-separated values (deep_smfg/sweep.py, docs/sweeps.md).
+``evaluate`` (a finished run's policies among ``n`` players). Each is a Hydra app over ``configs/<command>.yaml``
+(deep_smfg/hydra_app.py) from the package ``deep_smfg.configs`` (the repository's ``configs/`` folder, shipped in the
+wheel; docs/installing.md) or ``$DEEP_SMFG_CONFIG_DIR``: Hydra's flags and plugins work as Hydra documents them
+(``--help``, ``--cfg job``, ``-m``, ``--config-dir``, launchers and sweepers: docs/sweeps.md, docs/cluster.md). A
+config that does not compose or that the checks refuse exits with 2 and writes nothing. :func:`compose_config` is
+the compose API's way to the same configs, for the Python API (``deep_smfg.train``) and the scripts.
 """
 
 from __future__ import annotations
 
 import os
-import shlex
 import sys
-import traceback
 import typing
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Callable
 
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
@@ -25,8 +23,8 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from . import schema, sweep
-from .config import ConfigError, RunEnded
+from . import schema
+from .config import ConfigError
 from .games import ContinuousGame, FiniteGame, GameDefinitionError, factory, game_parameters
 
 CONFIG_DIR_ENV = "DEEP_SMFG_CONFIG_DIR"
@@ -111,131 +109,71 @@ def _explain(exc: Exception, command: str, overrides: list[str]) -> str:
     return msg
 
 
-@dataclass(frozen=True)
-class Command:
-    """A job: ``check(cfg)`` raises :class:`ConfigError` for anything ``run(cfg)`` would refuse, before it writes;
-    ``run(cfg)`` writes the run folder and returns the summary line."""
-
-    check: Callable[[DictConfig], None]
-    run: Callable[[DictConfig], str]
-
-
-def _commands() -> dict[str, Command]:
-    from . import evaluate, solve
-    from . import train_job as train
-
-    return {"solve": Command(solve.check_config, solve.run_solve),
-            "train": Command(train.check_config, train.run_train),
-            "evaluate": Command(evaluate.check_config, evaluate.run_evaluate)}
-
-
-def expand_overrides(command: str, overrides: list[str]) -> list[sweep.Job]:
-    """The jobs of a sweep; Hydra's config loader lists a group's options for ``glob(...)`` sweeps."""
-    with initialize_config_dir(config_dir=str(config_dir()), version_base=None, job_name=command):
-        try:
-            return sweep.expand(overrides, GlobalHydra.instance().config_loader())
-        except HydraException as exc:
-            raise ConfigError(str(exc)) from exc
-
-
-def checked_config(command: str, overrides: list[str], job: Command) -> DictConfig:
-    """A sweep job's config, composed and checked (``job.check``, a single-process trainer) before any job runs."""
-    cfg = compose_config(command, overrides)
-    job.check(cfg)
-    trainer = cfg.get("trainer")
-    if trainer is not None and (trainer.devices != 1 or "ddp" in str(trainer.strategy)):
-        # Lightning's DDP re-runs the whole command line once per extra rank: that would re-run the sweep
-        raise ConfigError("a sweep runs its jobs one by one in this process; run multi-process trainers "
-                          "(trainer=ddp_*) without -m")
-    return cfg
-
-
-def run_sweep(command: str, overrides: list[str], job: Command) -> int:
-    """``-m``: check every job, run them one after another, write and print the sweep's tables.
-
-    Returns 0 when every job finished, 1 when any failed (its status column says why).
-    """
-    jobs = expand_overrides(command, overrides)
-    sweep_dir, cfgs = sweep.plan(jobs, lambda job_overrides: checked_config(command, job_overrides, job), command)
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    results = sweep.run_jobs(jobs, cfgs, job.run)
-    print(sweep.write_summary(sweep_dir, results, "deep-smfg " + shlex.join([command, "-m", *overrides])))
-    print(f"sweep folder: {sweep_dir}")
-    stopped = [r for r in results if r.code]
-    if stopped:
-        print(f"error: the sweep stopped at job {stopped[0].job.number}: {stopped[0].status}; "
-              f"{len(jobs) - len(results)} jobs did not run", file=sys.stderr)
-        return stopped[0].code
-    failed = [r for r in results if not r.ok]
-    if failed:
-        print(f"error: {len(failed)} of {len(results)} jobs failed (status column of {sweep_dir / 'sweep.csv'})",
-              file=sys.stderr)
-        return 1
-    return 0
-
-
-CONFIG_DIR_FLAGS = ("--config-dir", "-cd")
-
-
-def config_dir_overrides(args: list[str]) -> list[str]:
-    """Hydra's ``--config-dir DIR`` (``-cd DIR``, ``--config-dir=DIR``): DIR joins the config search path, after the
-    package's configs (a user's ``DIR/game/my_game.yaml`` is then ``game=my_game``), as ``hydra.searchpath``."""
-    out, dirs, args = [], [], list(args)
-    while args:
-        arg = args.pop(0)
-        flag, eq, value = arg.partition("=")
-        if flag in CONFIG_DIR_FLAGS:
-            if not eq:
-                if not args:
-                    raise ConfigError(f"{arg} needs a folder: {arg} ./conf")
-                value = args.pop(0)
-            folder = Path(value).expanduser().resolve()
-            if not folder.is_dir():
-                raise ConfigError(f"{flag} {value}: no such folder")
-            dirs.append(f"file://{folder}")
-        else:
-            out.append(arg)
-    return out + ([f"hydra.searchpath=[{','.join(dirs)}]"] if dirs else [])
-
-
-USAGE = ("usage: deep-smfg {solve,train,evaluate} [-m|--multirun] [--config-dir DIR] [key=value ...]\n"
+USAGE = ("usage: deep-smfg {solve,train,evaluate} [Hydra's flags: --help, --cfg job, -m, --config-dir DIR, ...] "
+         "[key=value ...]\n"
          "       (e.g. deep-smfg solve game=four_rooms; deep-smfg evaluate run_dir=RUN: docs/n_player.md;\n"
-         "       deep-smfg train -m seed=0,1,2 game=shop_positioning runs one job per value: docs/sweeps.md)")
+         "       deep-smfg train -m seed=0,1,2 game=shop_positioning runs one job per value: docs/sweeps.md;\n"
+         "       deep-smfg train --help lists the config groups and the config)")
+PLUGIN_HINT = ("the launchers and sweepers beyond Hydra's basic ones are optional plugins: "
+               "pip install 'deep_smfg[cluster]' (docs/cluster.md)")
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    multirun = any(arg in MULTIRUN_FLAGS for arg in argv)
-    argv = [arg for arg in argv if arg not in MULTIRUN_FLAGS]
-    commands = _commands()
+    from .train_job import is_ddp_child, run_ddp_child
+
+    if is_ddp_child():  # a DDP rank Lightning started by re-running this process: it runs the job rank 0 handed over
+        return run_ddp_child()
+    names = ("solve", "train", "evaluate")
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)
-        print("games: see configs/game/; commands: " + ", ".join(commands))
+        print("games: see configs/game/; commands: " + ", ".join(names))
         return 0 if argv else 2
-    command, overrides = argv[0], argv[1:]
-    if command not in commands:
-        print(f"error: unknown command {command!r}; valid commands: {', '.join(commands)}", file=sys.stderr)
+    command, args = argv[0], argv[1:]
+    if command not in names:
+        print(f"error: unknown command {command!r}; valid commands: {', '.join(names)}", file=sys.stderr)
         return 2
     if os.getcwd() not in sys.path:  # a user's game module in the current folder imports, as under python -m
         sys.path.insert(0, os.getcwd())
     try:
-        overrides = config_dir_overrides(overrides)
-        if multirun:
-            return run_sweep(command, overrides, commands[command])
-        cfg = compose_config(command, overrides)
-        summary_line = commands[command].run(cfg)
+        return run_command(command, with_game_kind(args))
     except (ConfigError, GameDefinitionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except RunEnded as exc:  # interrupted or diverged: summary.json says so
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.code
-    except Exception as exc:  # a failure: the traceback for a bug report, then one line (summary.json: failed)
-        traceback.print_exc()
-        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
-    print(summary_line)
-    return 0
+
+
+def run_command(command: str, args: list[str]) -> int:
+    """``configs/<command>.yaml`` as a Hydra app with ``args`` (deep_smfg/hydra_app.py). Returns the exit code: the
+    job's; 2 for a config Hydra cannot compose or a job the checks refuse (nothing written); 1 when a sweep's job
+    failed."""
+    from . import hydra_callbacks
+    from .hydra_app import hydra_main
+
+    saved = sys.argv, os.environ.get("HYDRA_FULL_ERROR")
+    sys.argv = [saved[0][0] if saved[0] else "deep-smfg", *args]
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra's errors reach this function (exit 2, one line), not a bare exit 1
+    hydra_callbacks.LAST_SWEEP.clear()
+    try:
+        hydra_main(command, config_dir())()
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    except (HydraException, OmegaConfBaseException) as exc:
+        GlobalHydra.instance().clear()
+        message = _explain(exc, command, [a for a in args if "=" in a and not a.startswith("-")])
+        hint = f"\n{PLUGIN_HINT}" if "hydra/launcher" in message or "hydra/sweeper" in message else ""
+        raise ConfigError(message + hint) from exc
+    finally:
+        sys.argv = saved[0]
+        _restore_env("HYDRA_FULL_ERROR", saved[1])
+        GlobalHydra.instance().clear()  # the compose API (deep_smfg.train) may run next in this process
+    return int(hydra_callbacks.LAST_SWEEP.get("code", 0))
+
+
+def _restore_env(key: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(key, None)
+    else:
+        os.environ[key] = value
 
 
 if __name__ == "__main__":

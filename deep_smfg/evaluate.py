@@ -101,7 +101,8 @@ def _device(wanted: str, run_cfg: DictConfig) -> torch.device:
 
 
 def check_config(cfg: DictConfig) -> None:
-    _checked(cfg)
+    with RunLock(_run_folder(cfg), "deep-smfg evaluate"):  # a run still writing the folder is refused first
+        _checked(cfg)
 
 
 def run_evaluate(cfg: DictConfig) -> str:

@@ -88,6 +88,21 @@ def _create(path: Path) -> list[Path]:
     return created
 
 
+def check_run_path(path: Path) -> list[Path]:
+    """Refuse a run folder that cannot be made or written (a file, an unwritable parent), by making its missing
+    folders and removing them again; returns those folders, deepest first (Hydra makes them next: a job refused
+    later removes them with :func:`remove_if_empty`)."""
+    created = _create(path)
+    _undo(created)
+    return created
+
+
+def remove_if_empty(folders: list[Path]) -> None:
+    """Remove ``folders`` (deepest first) while nothing but a lock file was written in them: a refused job leaves no
+    folder behind."""
+    _undo([folder for folder in folders if folder.is_dir()])
+
+
 def _empty(path: Path) -> None:
     foreign = sorted(c.name for c in path.iterdir() if not any(fnmatch.fnmatch(c.name, p) for p in RUN_FILES))
     if foreign:

@@ -1,36 +1,31 @@
 """Sweeps: ``deep-smfg COMMAND -m key=a,b ...`` runs one job per combination of values (docs/sweeps.md).
 
-The expansion is Hydra's own (its override parser and basic sweeper: comma lists, ``range(...)``,
-``choice(...)``, ``glob(...)``), so a sweep means what it means in any Hydra app. Every job's config is
-composed and checked before the first job runs; the jobs then run one after another in this process,
-each in its own run folder under one sweep folder, and the finished jobs are summarised in
-``sweep.csv`` (one row per job) and ``sweep.md`` (per job, then mean ± sd over seeds per setting).
+Hydra runs the sweep (its sweeper expands the overrides, its launcher runs the jobs: one after another, in
+parallel with ``hydra/launcher=joblib``, on a cluster with ``hydra/launcher=submitit_slurm``). This module holds
+what the sweep's callbacks (deep_smfg/hydra_callbacks.py) need: the jobs a command line stands for, to check
+every one before any runs, and the tables of the finished jobs: ``sweep.csv`` (one row per job) and ``sweep.md``
+(per job, then mean ± sd over seeds per setting).
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
-import os
 import re
 import statistics
-import sys
-import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_loader import ConfigLoader
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import DictConfig, open_dict
-
-from .config import ConfigError, RunEnded
+from hydra.core.override_parser.types import Override, ValueType
 
 MAX_FOLDER_NAME = 80  # job folder names stay well under the file system's 255 bytes
+MAX_CHECKED = 64  # combinations of values checked before a sweep; beyond, each value once (docs/sweeps.md)
 SUMMARY = "summary.json"
 
 
@@ -47,13 +42,6 @@ class Job:
         """The swept values, ``key=value`` separated by spaces (``(no swept keys)`` for a one-job sweep)."""
         return " ".join(f"{k}={v}" for k, v in self.swept.items()) or "(no swept keys)"
 
-    @property
-    def folder_name(self) -> str:
-        """``<number>_<key=value,...>`` over the swept keys (Hydra's override_dirname style), file-system safe."""
-        short = ",".join(f"{k}={v}" for k, v in self.swept.items())
-        short = re.sub(r"[^\w.=,+-]", "_", short)[:MAX_FOLDER_NAME]
-        return f"{self.number}_{short}" if short else str(self.number)
-
 
 @dataclass
 class JobResult:
@@ -64,7 +52,6 @@ class JobResult:
     status: str
     run_dir: str
     metrics: dict[str, float] = field(default_factory=dict)
-    code: int = 0  # an interrupted job's exit code (128 + signal): the sweep stops there
 
     @property
     def ok(self) -> bool:
@@ -74,116 +61,67 @@ class JobResult:
 # --- expanding the command line -------------------------------------------------------------------
 
 
-def expand(overrides: Sequence[str], config_loader: ConfigLoader | None = None) -> list[Job]:
-    """The jobs of ``overrides``: the cartesian product of every sweep (Hydra's basic-sweeper semantics).
+def folder_name(override_dirname: str) -> str:
+    """A job folder's name after its number: Hydra's ``override_dirname`` of the swept keys, with characters other
+    than letters, digits and ``. = , + -`` replaced by ``_`` and cut to :data:`MAX_FOLDER_NAME` characters."""
+    return re.sub(r"[^\w.=,+-]", "_", override_dirname)[:MAX_FOLDER_NAME]
 
-    ``config_loader`` lists a config group's options for ``glob(...)`` sweeps; without it those fail.
-    Raises Hydra's ``HydraException`` on an override Hydra cannot parse.
-    """
-    parsed = OverridesParser.create(config_loader=config_loader).parse_overrides(list(overrides))
-    is_sweep: dict[str, bool] = {}
-    for override in parsed:  # a repeated key: the last one wins, as in the basic sweeper
-        is_sweep[override.get_key_element()] = override.is_sweep_override()
-    swept = [key for key, sweep in is_sweep.items() if sweep]
-    (batch,) = BasicSweeper.split_arguments(parsed, max_batch_size=None)
-    jobs = []
-    for number, job_overrides in enumerate(batch):
-        values = dict(o.split("=", 1) for o in job_overrides)
-        jobs.append(Job(number, list(job_overrides), {key: values[key] for key in swept}))
-    return jobs
+
+def sweep_values(override: Override) -> list[str]:
+    """The values a swept override takes: each value of a list, ``range`` or ``choice``; an ``interval``'s two
+    ends (the values a sweeper such as Optuna draws lie between them)."""
+    if override.value_type == ValueType.INTERVAL_SWEEP:
+        interval = override.value()
+        return [str(interval.start), str(interval.end)]
+    return list(override.sweep_string_iterator())
+
+
+def parse(overrides: Sequence[str], config_loader: ConfigLoader | None = None) -> dict[str, list[str]]:
+    """``key -> values`` of ``overrides`` in command-line order: a swept key's values, a fixed key's one value (a
+    repeated key: the last one wins, in the first one's place, as in Hydra's basic sweeper). The swept keys are
+    :func:`swept_of`. ``config_loader`` lists a config group's options for ``glob(...)``. Raises Hydra's
+    ``HydraException`` on an override Hydra cannot parse."""
+    values: dict[str, list[str]] = {}
+    for override in OverridesParser.create(config_loader=config_loader).parse_overrides(list(overrides)):
+        key = override.get_key_element()
+        values[key] = (sweep_values(override) if override.is_sweep_override()
+                       else [override.get_value_element_as_str()])
+    return values
+
+
+def swept_of(values: dict[str, list[str]]) -> list[str]:
+    """The keys that take more than one value (``seed=0,1``; ``seed=3`` and ``seed=choice(3)`` are one job)."""
+    return [key for key, vals in values.items() if len(vals) > 1]
+
+
+def _jobs(values: dict[str, list[str]], combinations) -> list[Job]:
+    swept = swept_of(values)
+    return [Job(n, [f"{k}={v}" for k, v in chosen.items()], {k: chosen[k] for k in swept})
+            for n, chosen in enumerate(dict(zip(values, c, strict=True)) for c in combinations)]
+
+
+def expand(overrides: Sequence[str], config_loader: ConfigLoader | None = None) -> list[Job]:
+    """The jobs of ``overrides``: the cartesian product of every swept key's values, the first key varying slowest,
+    numbered as Hydra's basic sweeper numbers them (``hydra.job.num``)."""
+    values = parse(overrides, config_loader)
+    return _jobs(values, itertools.product(*values.values()))
+
+
+def checked_jobs(overrides: Sequence[str], config_loader: ConfigLoader | None = None) -> list[Job]:
+    """The jobs a sweep's check composes: every job while there are at most :data:`MAX_CHECKED`, else each swept
+    value once (with the other keys at their first value)."""
+    values = parse(overrides, config_loader)
+    if math.prod(len(v) for v in values.values()) <= MAX_CHECKED:
+        return _jobs(values, itertools.product(*values.values()))
+    first = [vals[0] for vals in values.values()]
+    variants = [[*first[:i], v, *first[i + 1:]] for i, vals in enumerate(values.values()) for v in vals[1:]]
+    return _jobs(values, [first, *variants])
 
 
 def is_seed(key: str) -> bool:
     """Keys averaged over in the per-setting table: ``seed`` and any ``<group>.seed`` (e.g. ``optimum.seed``)."""
     name = key.lstrip("+~").split("@", 1)[0]
     return name == "seed" or name.endswith(".seed")
-
-
-# --- planning and running -------------------------------------------------------------------------
-
-
-def default_sweep_dir(command: str) -> Path:
-    return Path("runs") / "sweeps" / command / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-
-
-def plan(jobs: list[Job], compose: Callable[[list[str]], DictConfig], command: str) -> tuple[Path, list[DictConfig]]:
-    """Compose (and check, inside ``compose``) every job's config, then give each job its run folder.
-
-    Writes nothing: any bad job raises ``ConfigError`` before the first job runs. The sweep folder is the
-    jobs' common ``sweep_dir`` (default ``runs/sweeps/<command>/<timestamp>``); it must be new or empty,
-    so that the summary only ever describes this sweep's jobs.
-    """
-    for key in ("sweep_dir", "run_dir"):
-        if any(is_sweep_key(job, key) for job in jobs):
-            raise ConfigError(f"{key} cannot be swept")
-    cfgs = [_compose_job(job, compose) for job in jobs]
-    if any(cfg.get("run_dir") for cfg in cfgs):
-        raise ConfigError("a sweep sets each job's run_dir itself; choose the sweep's folder with sweep_dir=...")
-    sweep_dir = Path(cfgs[0].sweep_dir) if cfgs[0].get("sweep_dir") else default_sweep_dir(command)
-    if sweep_dir.exists() and any(sweep_dir.iterdir()):
-        raise ConfigError(f"sweep folder {sweep_dir} is not empty; choose another sweep_dir=")
-    for job, cfg in zip(jobs, cfgs, strict=True):
-        with open_dict(cfg):  # a config folder of your own may lack the sweep_dir key
-            cfg.run_dir = str(sweep_dir / job.folder_name)
-            cfg.sweep_dir = str(sweep_dir)
-    return sweep_dir, cfgs
-
-
-def _compose_job(job: Job, compose: Callable[[list[str]], DictConfig]) -> DictConfig:
-    try:
-        return compose(job.overrides)
-    except ValueError as exc:  # ConfigError and the games' definition errors: say which job
-        raise ConfigError(f"job {job.number} ({job.label}): {exc}") from exc
-
-
-def is_sweep_key(job: Job, key: str) -> bool:
-    return any(k.lstrip("+~") == key for k in job.swept)
-
-
-def run_jobs(jobs: Sequence[Job], cfgs: Sequence[DictConfig], run: Callable[[DictConfig], str]) -> list[JobResult]:
-    """Run the planned jobs one after another, announcing each on stdout."""
-    results = []
-    for job, cfg in zip(jobs, cfgs, strict=True):
-        print(f"[sweep] job {job.number + 1}/{len(jobs)}: {job.label} -> {cfg.run_dir}", flush=True)
-        results.append(run_job(job, cfg, run))
-        print(f"[sweep] job {job.number + 1}/{len(jobs)}: {results[-1].status}", flush=True)
-        if results[-1].code:  # SIGTERM or Ctrl-C: the sweep stops with the job
-            break
-    return results
-
-
-def run_job(job: Job, cfg: DictConfig, run: Callable[[DictConfig], str]) -> JobResult:
-    """Run one job in this process; a failure is recorded (and its traceback printed), never raised.
-
-    The job runs on a copy of the environment: the train command hands state to its DDP children through
-    environment variables (its run folder), which must not leak into the next job.
-    """
-    saved_env = dict(os.environ)
-    try:
-        run(cfg)
-        summary_path = Path(cfg.run_dir) / SUMMARY
-        if not summary_path.is_file():
-            return JobResult(job, f"failed: no {SUMMARY} written", cfg.run_dir)
-        return JobResult(job, "ok", cfg.run_dir, metrics_of(json.loads(summary_path.read_text())))
-    except RunEnded as exc:
-        if exc.status != "interrupted":  # diverged: recorded like any failure
-            return JobResult(job, f"{exc.status}: {(str(exc).splitlines() or [''])[0]}", cfg.run_dir)
-        return JobResult(job, f"interrupted: {exc}", cfg.run_dir, code=exc.code)
-    except Exception as exc:  # noqa: BLE001 - one bad job must not stop the others
-        traceback.print_exc(file=sys.stderr)
-        first_line = (str(exc).splitlines() or [""])[0]
-        return JobResult(job, f"failed: {type(exc).__name__}: {first_line}", cfg.run_dir)
-    finally:
-        _finish_wandb_run()
-        os.environ.clear()
-        os.environ.update(saved_env)
-
-
-def _finish_wandb_run() -> None:
-    """Close a W&B run a job left open: Lightning's WandbLogger would reuse it for the next job."""
-    wandb = sys.modules.get("wandb")
-    if wandb is not None and wandb.run is not None:
-        wandb.finish()
 
 
 def metrics_of(summary: dict[str, Any]) -> dict[str, float]:
@@ -197,6 +135,18 @@ def _is_number(value: Any) -> bool:
     if isinstance(value, str):
         return value in ("nan", "inf", "-inf")
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def job_result(job: Job, run_dir: Path) -> JobResult:
+    """A finished job's row, read from its run folder's ``summary.json`` (its ``status`` and ``error``)."""
+    path = run_dir / SUMMARY
+    if not path.is_file():
+        return JobResult(job, f"failed: no {SUMMARY} written", str(run_dir))
+    summary = json.loads(path.read_text())
+    status = summary.get("status", "completed")
+    if status != "completed":
+        return JobResult(job, f"{status}: {(str(summary.get('error', '')).splitlines() or [''])[0]}", str(run_dir))
+    return JobResult(job, "ok", str(run_dir), metrics_of(summary))
 
 
 # --- summarising ----------------------------------------------------------------------------------

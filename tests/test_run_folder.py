@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from deep_smfg import cli
+from deep_smfg import cli, hydra_app
 from deep_smfg.checkpoints import newest_checkpoint, read_checkpoint
 from deep_smfg.evaluation.callbacks import EvaluationCallback
 from deep_smfg.exact import StationaryDistributionError
@@ -256,11 +256,11 @@ def test_a_signal_stops_a_sweep(tmp_path, monkeypatch, capsys):
         ran.append(int(cfg.optimum.seed))
         if cfg.optimum.seed == 1:
             raise RunEnded("stopped by SIGTERM while solving", "interrupted", 143)
-        Path(cfg.run_dir).mkdir(parents=True)
         (Path(cfg.run_dir) / "summary.json").write_text(json.dumps({"status": "completed", "phi_star": -1.0}))
         return "{}"
 
-    monkeypatch.setattr(cli, "_commands", lambda: {"solve": cli.Command(lambda cfg: None, stopped_on_seed_1)})
+    stopped = hydra_app.Command(lambda cfg: None, stopped_on_seed_1, lambda cfg: Path(cfg.run_dir))
+    monkeypatch.setattr(hydra_app, "commands", lambda: {"solve": stopped})
     assert cli.main(["solve", "-m", "game=congestion_toll", "optimum.seed=0,1,2",
                      f"sweep_dir={tmp_path / 'sweep'}"]) == 143
     assert ran == [0, 1]
