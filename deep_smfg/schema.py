@@ -115,7 +115,7 @@ STEP = {"c": POSITIVE, "p": Num(0, 1, lo_open=True), "k0": Num(0)}
 
 TRAIN: dict[str, Spec] = {
     "seed": SEED, "dtype": DTYPE, "threads": THREADS, "run_dir": PATH, "sweep_dir": PATH,
-    "resume": PATH, "overwrite": BOOL, "progress_bar": BOOL,
+    "optimized_metric": PATH, "resume": PATH, "overwrite": BOOL, "progress_bar": BOOL,
     "reference.n_starts": Int(1), "reference.n_steps": Int(1), "reference.lr": POSITIVE,
     # the train job's keys of every algo
     "algo._target_": Spec(str, required=True), "algo.iterations": Int(1), "algo.checkpoint_every": Int(1),
@@ -139,13 +139,18 @@ TRAIN: dict[str, Spec] = {
     # trainer/ and logger/
     "trainer.accelerator": Spec(str, choices=("cpu", "gpu", "cuda", "auto")), "trainer.devices": Int(-1),
     "trainer.strategy": Spec(str, choices=("auto", "ddp")),  # ddp: ranks as subprocesses (docs/reliability.md)
+    "trainer._target_": STR, "trainer.num_nodes": Int(1),  # the rest: Lightning's Trainer checks (train_job.py)
     "logger.kind": Spec(str, choices=("wandb", "csv", "none")),
     "logger.mode": Spec(str, choices=("offline", "online", "disabled")), "logger.project": STR,
+    "logger.entity": Spec(str, null=True), "logger.group": Spec(str, null=True), "logger.name": Spec(str, null=True),
+    "logger.notes": Spec(str, null=True), "logger.job_type": STR, "logger.log_checkpoints": BOOL,
+    "logger.curves_every": Int(0),
+    "logger.tags": Spec("any"),  # a list of strings: W&B checks them (schema.py has no kind for it yet)
 }
 
 SOLVE: dict[str, Spec] = {
     "leader": Spec(str, choices=("uniform",)), "dtype": DTYPE, "threads": THREADS, "run_dir": PATH,
-    "sweep_dir": PATH, "overwrite": BOOL,
+    "sweep_dir": PATH, "overwrite": BOOL, "optimized_metric": PATH,
     "solver._target_": Spec(str, required=True), "solver.tol": Num(0, lo_open=True, null=True),
     "solver.mean_field_tol": Num(0, lo_open=True, null=True), "solver.max_iter": Int(1),
     "solver.record_every": Int(1), "solver.damping": Num(0, 1, lo_open=True, null=True), "solver.eta": POSITIVE,
@@ -158,6 +163,7 @@ EVALUATE: dict[str, Spec] = {
     "run_dir": Spec(str, required=True), "checkpoint": PATH, "n_players": Spec("int_or_ints", 1),
     "games": Int(2), "max_players": Int(1), "ghosts": Int(1), "periods": Int(1), "samples": Int(1),
     "best_response_iterations": Int(0), "seed": SEED, "device": STR, "threads": THREADS,
+    "sweep_dir": PATH, "optimized_metric": PATH,
 }
 
 SCHEMAS = {"train": TRAIN, "solve": SOLVE, "evaluate": EVALUATE}

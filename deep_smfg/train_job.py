@@ -22,6 +22,8 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
@@ -30,6 +32,7 @@ from torch.utils.data import DataLoader
 from . import quiet
 from .checkpoints import RunCheckpoint, set_aside_after
 from .config import ConfigError, RunEnded, build_learner, dtype_of, game_of
+from .distributed import join_launched_ranks, launched_environment, ranks_rerun_the_cli
 from .evaluation import EvaluationCallback, make_evaluator
 from .evaluation.callbacks import regressions
 from .exact import SOLVER_FAILURES
@@ -43,6 +46,7 @@ from .signals import Signals, StopOnSignal
 
 ENV_RUN_DIR = "DEEP_SMFG_RUN_DIR"
 ENV_RESUME_FROM = "DEEP_SMFG_RESUME_FROM"
+ENV_CONFIG = "DEEP_SMFG_JOB_CONFIG"
 PRECISION = {"float32": "32-true", "float64": "64-true"}
 
 
@@ -62,17 +66,40 @@ def _checked(cfg: DictConfig):
     return game, build_learner(cfg, game)
 
 
+# what the train job sets on the Trainer itself: a trainer config may not (its callbacks are added to the job's)
+JOB_TRAINER_KEYS = ("max_epochs", "max_steps", "min_epochs", "min_steps", "precision", "logger", "enable_progress_bar",
+                    "enable_model_summary", "enable_checkpointing", "default_root_dir", "use_distributed_sampler",
+                    "log_every_n_steps", "num_sanity_val_steps")
+
+
+def make_trainer(node: DictConfig, callbacks: list, **job_settings) -> L.Trainer:
+    """The Trainer of the ``trainer`` config group (``_target_`` and its keyword arguments, ``callbacks``: configs of
+    extra callbacks, each with its ``_target_``), with the job's callbacks first and the job's settings."""
+    params = OmegaConf.to_container(node, resolve=True)
+    extra = [instantiate(c) for c in params.pop("callbacks", None) or []]
+    trainer = instantiate(params, _partial_=True, _convert_="all")  # the job's objects are not copied into a config
+    return trainer(callbacks=[*callbacks, *extra], **job_settings)
+
+
 def _check_trainer(trainer: DictConfig) -> None:
     """Lightning's own checks of the trainer's settings, on a Trainer built and dropped (it writes nothing)."""
+    if int(trainer.get("num_nodes", 1)) > 1 and launched_environment() is None:  # Lightning would wait for them
+        raise ConfigError(f"trainer.num_nodes={trainer.num_nodes}: start the job on every node with a cluster launcher "
+                          f"(torchrun --nnodes, srun, or hydra/launcher=submitit_slurm: docs/cluster.md)")
+    taken = sorted(set(trainer) & set(JOB_TRAINER_KEYS))
+    if taken:
+        raise ConfigError(f"trainer.{taken[0]} is set by the train job (algo.iterations, dtype, logger, progress_bar "
+                          f"decide it); the job sets {', '.join(JOB_TRAINER_KEYS)}")
     log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
     level = log.level
     log.setLevel(logging.WARNING)
     try:
-        L.Trainer(accelerator=trainer.accelerator, devices=trainer.devices, strategy=trainer.strategy, logger=False,
-                  enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
-    except (MisconfigurationException, TypeError, ValueError) as exc:
+        make_trainer(trainer, [], logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                     enable_model_summary=False)
+    except (MisconfigurationException, TypeError, ValueError, InstantiationException) as exc:
+        reason = exc.__cause__ if isinstance(exc, InstantiationException) and exc.__cause__ else exc
         raise ConfigError(f"trainer (accelerator={trainer.accelerator}, devices={trainer.devices}, "
-                          f"strategy={trainer.strategy}): {exc}") from exc
+                          f"strategy={trainer.strategy}): {reason}") from exc
     finally:
         log.setLevel(level)
 
@@ -91,12 +118,30 @@ def run_train(cfg: DictConfig) -> str:
         learner = learner.double()
     if is_ddp_child():  # the parent claimed the folder and chose the checkpoint
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches every rank: rank 0 stops them all
-        return _fit(cfg, learner, make_evaluator(game, cfg), Path(os.environ[ENV_RUN_DIR]), None, Signals())
+        return _fit(cfg, learner, make_evaluator(game, cfg), Path(os.environ[ENV_RUN_DIR]), None, Signals(),
+                    _path_or_none(os.environ.get(ENV_RESUME_FROM)))
+    ranks = join_launched_ranks(str(cfg.trainer.accelerator))
+    if ranks is None:
+        return _claim_and_fit(cfg, game, learner, lambda payload: None)
+    if ranks.rank > 0:  # a cluster launcher's rank: global rank 0 claims the folder
+        return _follow_rank0(cfg, game, learner, ranks)
+    told = []  # rank 0 has told the launched ranks where to train
+    try:
+        return _claim_and_fit(cfg, game, learner, lambda payload: (ranks.share(payload), told.append(True)))
+    finally:
+        if not told:
+            ranks.share(None)  # rank 0 stopped before training: the other ranks stop too
+
+
+def _claim_and_fit(cfg: DictConfig, game, learner, tell) -> str:
+    """Rank 0's run: claim the folder, plan the resume, record the part, train and report. ``tell((run_dir,
+    checkpoint))`` reaches a cluster launcher's other ranks (a no-op without them)."""
     with Signals() as signals, claimed_run_dir(cfg, "train", game.name, resuming=bool(cfg.resume)) as claim:
         signals.on_exit = lambda message: claim.lock.release()
         run_dir = claim.path
         plan = plan_resume(run_dir, cfg)
         evaluator = make_evaluator(game, cfg)  # the reference answer: after every check
+        tell((str(run_dir.resolve()), plan.checkpoint and str(plan.checkpoint.resolve())))
         part = len(read_parts(run_dir))
         abandoned = set_aside_after(run_dir / "checkpoints", plan.iteration, part) if plan.checkpoint else []
         write_config(run_dir, cfg)
@@ -105,43 +150,68 @@ def run_train(cfg: DictConfig) -> str:
                               "changed": plan.changed, "abandoned_checkpoints": abandoned})
         fields = {"game": game.name}
         write_summary(run_dir, {**fields, "run_dir": str(run_dir), "parts": read_parts(run_dir)}, "running")
-        os.environ[ENV_RUN_DIR] = str(run_dir.resolve())
-        os.environ[ENV_RESUME_FROM] = str(plan.checkpoint.resolve()) if plan.checkpoint else ""
+        handover = {ENV_RUN_DIR: str(run_dir.resolve()), ENV_RESUME_FROM: str(plan.checkpoint.resolve())
+                    if plan.checkpoint else "", ENV_CONFIG: OmegaConf.to_yaml(cfg, resolve=True)}
+        os.environ.update(handover)
         try:
             with recording_outcome(claim, signals, fields):
-                return _fit(cfg, learner, evaluator, run_dir, plan, signals)
+                return _fit(cfg, learner, evaluator, run_dir, plan, signals, plan.checkpoint)
         finally:
-            for key in (ENV_RUN_DIR, ENV_RESUME_FROM):  # the DDP ranks' hand-over: not for a later run here
+            for key in handover:  # the DDP ranks' hand-over: not for a later run in this process
                 os.environ.pop(key, None)
 
 
+def _follow_rank0(cfg: DictConfig, game, learner, ranks) -> str:
+    """A launched rank > 0: train in the folder global rank 0 claimed, from the checkpoint it chose. The folder
+    Hydra made for this process (its own timestamp) is removed if it stayed empty."""
+    told = ranks.share()
+    own = Path(cfg.run_dir) if cfg.get("run_dir") else None
+    if told is None:
+        raise RunEnded("global rank 0 stopped before training (its error says why)", "failed", 1)
+    run_dir, checkpoint = Path(told[0]), _path_or_none(told[1])
+    if own is not None and own.resolve() != run_dir and own.is_dir() and not any(own.iterdir()):
+        own.rmdir()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return _fit(cfg, learner, make_evaluator(game, cfg), run_dir, None, Signals(), checkpoint)
+
+
 def is_ddp_child() -> bool:
-    """A DDP rank > 0, which Lightning starts by re-running this command (rank 0 has LOCAL_RANK=0 too)."""
+    """A DDP rank > 0 Lightning started by re-running this process (rank 0 has LOCAL_RANK=0 too)."""
     return ENV_RUN_DIR in os.environ and int(os.environ.get("LOCAL_RANK", "0")) > 0
 
 
-def _fit(cfg: DictConfig, learner, evaluator, run_dir: Path, plan: ResumePlan | None, signals: Signals) -> str:
-    """Train (resuming per ``plan``; None: a DDP rank > 0, which follows rank 0's checkpoint), then the report."""
+def run_ddp_child() -> int:
+    """The job rank 0 handed over (its resolved config), on this rank; rank 0 reports."""
+    run_train(OmegaConf.create(os.environ[ENV_CONFIG]))
+    return 0
+
+
+def _path_or_none(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
+def _fit(cfg: DictConfig, learner, evaluator, run_dir: Path, plan: ResumePlan | None, signals: Signals,
+         ckpt_path: Path | None) -> str:
+    """Train from ``ckpt_path`` (``plan``: rank 0's resume plan; None on the other ranks), then the report."""
     algo = cfg.algo
     steps_per_epoch = algo.checkpoint_every // algo.iterations_per_step
     learner.max_iterations = int(algo.iterations)
     checkpoint = RunCheckpoint(run_dir / "checkpoints", OmegaConf.to_container(cfg, resolve=True))
     evaluation = EvaluationCallback(evaluator, int(algo.eval_every))
     bar = [IterationProgressBar(evaluation, int(algo.iterations), learner.game.name)] if cfg.progress_bar else []
-    ckpt_path = plan.checkpoint if plan is not None else _rank0_checkpoint()
-    trainer = L.Trainer(
-        accelerator=cfg.trainer.accelerator, devices=cfg.trainer.devices, strategy=cfg.trainer.strategy,
+    trainer = make_trainer(
+        cfg.trainer, [checkpoint, evaluation, StopOnSignal(signals), *bar],
         max_epochs=math.ceil(algo.iterations / algo.checkpoint_every), precision=PRECISION[cfg.dtype],
         logger=make_loggers(cfg, run_dir, plan.logged_steps if plan is not None else None) or False,
         use_distributed_sampler=False, enable_progress_bar=bool(cfg.progress_bar), enable_model_summary=False,
         log_every_n_steps=1, default_root_dir=str(run_dir), num_sanity_val_steps=0,
-        callbacks=[checkpoint, evaluation, StopOnSignal(signals), *bar],
     )
     evaluation.world = trainer.world_size
     t0 = time.perf_counter()
     signals.in_fit = True
     try:
-        trainer.fit(learner, DataLoader(range(steps_per_epoch), batch_size=None), ckpt_path=ckpt_path)
+        with ranks_rerun_the_cli():
+            trainer.fit(learner, DataLoader(range(steps_per_epoch), batch_size=None), ckpt_path=ckpt_path)
     except SIGTERMException as exc:
         raise signals.ended(run_dir, int(learner.iteration), checkpoint.last_model_path) from exc
     except DivergenceError as exc:
@@ -163,13 +233,11 @@ def _fit(cfg: DictConfig, learner, evaluator, run_dir: Path, plan: ResumePlan | 
                        f"{str(exc).splitlines()[0]}): the learned policies have likely diverged; "
                        f"{learner.last_checkpoint_note()}", "diverged", 1) from exc
     summary["warnings"] = regressions(evaluation.history, evaluator.watch)
+    if int(learner.iteration) < int(algo.iterations):  # the trainer's max_time ended the fit
+        summary["warnings"].append(f"the run stopped at iteration {int(learner.iteration)} of {int(algo.iterations)}: "
+                                   f"trainer.max_time={cfg.trainer.get('max_time')} ran out")
     summary["run_dir"] = str(run_dir)
     summary["parts"] = read_parts(run_dir)
     for warning in summary["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
     return write_summary(run_dir, summary)
-
-
-def _rank0_checkpoint() -> Path | None:
-    """A DDP rank > 0 resumes from the checkpoint rank 0 chose and checked (passed in the environment)."""
-    return Path(os.environ[ENV_RESUME_FROM]) if os.environ.get(ENV_RESUME_FROM) else None

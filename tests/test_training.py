@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -62,6 +64,62 @@ def test_ddp_two_cpu_processes_end_with_identical_parameters(tmp_path, game):
     trained = a["follower.theta"] if game == "equilibrium_pricing" else a["follower.net.4.weight"]
     assert trained.abs().sum() > 0  # it trained (both start at zero)
     assert json.loads((run / "summary.json").read_text())["samples"] == 60 * 64 * 2
+
+
+def test_a_ddp_job_runs_inside_a_sweep_launched_from_any_process(tmp_path, monkeypatch):
+    """Lightning starts a DDP job's second rank by re-running the main module: here pytest's, in a joblib worker
+    joblib's; the rank runs deep_smfg.cli instead, with the job rank 0 hands over (deep_smfg/distributed.py)."""
+    from deep_smfg import cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    assert cli.main(["train", "-m", "trainer=ddp_cpu", "algo.iterations=60", "algo.checkpoint_every=30", *SHORT,
+                     *GAME_ARGS["equilibrium_pricing"], "seed=4", "sweep_dir=sweep"]) == 0
+    (run,) = [p for p in (tmp_path / "sweep").iterdir() if p.is_dir()]
+    a, b = (torch.load(run / f"final_params_rank{r}.pt") for r in (0, 1))
+    assert all(torch.equal(a[k], b[k]) for k in a) and a["follower.theta"].abs().sum() > 0
+    assert json.loads((run / "summary.json").read_text())["samples"] == 60 * 64 * 2
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launcher_env(launcher: str, rank: int, port: int) -> dict[str, str]:
+    """What torchrun or SLURM's srun sets for rank ``rank`` of 2 nodes x 1 process (under SLURM a free MASTER_PORT,
+    as a job script may set it, rather than Lightning's default from the job id)."""
+    if launcher == "torchrun":
+        return dict(TORCHELASTIC_RUN_ID="simulated", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE="2",
+                    RANK=str(rank), GROUP_RANK=str(rank), LOCAL_RANK="0", LOCAL_WORLD_SIZE="1")
+    return dict(SLURM_NTASKS="2", SLURM_PROCID=str(rank), SLURM_LOCALID="0", SLURM_NODEID=str(rank),
+                SLURM_JOB_ID="4242", MASTER_PORT=str(port), SLURM_NODELIST="localhost", SLURM_JOB_NAME="simulated",
+                SLURM_NTASKS_PER_NODE="1", SLURM_TASKS_PER_NODE="1")
+
+
+@pytest.mark.parametrize("launcher", ["torchrun", "srun"])
+def test_two_simulated_nodes_share_rank_0s_run_folder_and_end_with_identical_parameters(tmp_path, launcher):
+    """2 nodes x 1 process, as torchrun or srun starts them: each runs the whole command with its own clock, so
+    each would name its own timestamped folder; global rank 0 claims one and tells the other (docs/cluster.md)."""
+    port, procs = free_port(), []
+    for rank in (0, 1):
+        env = dict(os.environ, PYTHONWARNINGS="ignore", WANDB_MODE="disabled", **launcher_env(launcher, rank, port))
+        cmd = [sys.executable, "-m", "deep_smfg.cli", "train", "trainer=ddp_cpu", "trainer.devices=1",
+               "trainer.num_nodes=2", "algo.iterations=60", "algo.checkpoint_every=30", *SHORT,
+               *GAME_ARGS["equilibrium_pricing"]]
+        procs.append(subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True))
+        time.sleep(1.5)  # a later clock on the second node: another default folder name
+    for proc in procs:
+        out, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err[-3000:]
+    (run,) = (tmp_path / "runs" / "train").glob("*/*")  # one run folder for both ranks
+    a, b = (torch.load(run / f"final_params_rank{r}.pt") for r in (0, 1))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert a["follower.theta"].abs().sum() > 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["samples"] == 60 * 64 * 2 and summary["status"] == "completed"
 
 
 def test_a_resumed_ddp_run_matches_an_uninterrupted_one_on_every_rank(tmp_path):
