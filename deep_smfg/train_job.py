@@ -11,6 +11,7 @@ parent wrote (``runs/.cache``).
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -43,6 +44,7 @@ from .resume import ResumePlan, plan_resume
 from .run_claim import claimed_run_dir, recording_outcome
 from .run_folder import read_parts, record_part, write_config, write_summary
 from .signals import Signals, StopOnSignal
+from .tracking import finish_tracking, tracking_callbacks
 
 ENV_RUN_DIR = "DEEP_SMFG_RUN_DIR"
 ENV_RESUME_FROM = "DEEP_SMFG_RESUME_FROM"
@@ -199,10 +201,11 @@ def _fit(cfg: DictConfig, learner, evaluator, run_dir: Path, plan: ResumePlan | 
     checkpoint = RunCheckpoint(run_dir / "checkpoints", OmegaConf.to_container(cfg, resolve=True))
     evaluation = EvaluationCallback(evaluator, int(algo.eval_every))
     bar = [IterationProgressBar(evaluation, int(algo.iterations), learner.game.name)] if cfg.progress_bar else []
+    loggers = make_loggers(cfg, run_dir, plan.logged_steps if plan is not None else None)
     trainer = make_trainer(
-        cfg.trainer, [checkpoint, evaluation, StopOnSignal(signals), *bar],
+        cfg.trainer, [checkpoint, evaluation, StopOnSignal(signals), *bar, *tracking_callbacks(cfg, run_dir)],
         max_epochs=math.ceil(algo.iterations / algo.checkpoint_every), precision=PRECISION[cfg.dtype],
-        logger=make_loggers(cfg, run_dir, plan.logged_steps if plan is not None else None) or False,
+        logger=loggers or False,
         use_distributed_sampler=False, enable_progress_bar=bool(cfg.progress_bar), enable_model_summary=False,
         log_every_n_steps=1, default_root_dir=str(run_dir), num_sanity_val_steps=0,
     )
@@ -240,4 +243,6 @@ def _fit(cfg: DictConfig, learner, evaluator, run_dir: Path, plan: ResumePlan | 
     summary["parts"] = read_parts(run_dir)
     for warning in summary["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
-    return write_summary(run_dir, summary)
+    line = write_summary(run_dir, summary)
+    finish_tracking(loggers, json.loads(line), run_dir)  # the report, the figures and the checkpoint in W&B
+    return line

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -85,5 +86,28 @@ def plot_solver_convergence(history: list[dict[str, float]], path: Path, title: 
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_curve_grid(history: Sequence[Mapping[str, float]], path: Path, title: str, x_key: str = "iteration",
+                    skip: Sequence[str] = ("iteration", "samples", "wall_time")) -> Path:
+    """Every metric of ``history`` against ``x_key`` in one figure, a small panel each (the curves so far, drawn
+    once per evaluation for the tracker: one figure is several times cheaper than one per metric)."""
+    keys = [k for k in history[0] if k not in skip]
+    cols = max(1, math.ceil(math.sqrt(len(keys))))
+    rows = max(1, math.ceil(len(keys) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 1.9 * rows), squeeze=False)
+    xs = [h[x_key] for h in history]
+    for ax, key in zip(axes.flat, keys, strict=False):
+        ax.plot(xs, [h.get(key, math.nan) for h in history])
+        ax.set_title(key, fontsize=8)
+        ax.tick_params(labelsize=6)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(keys):]:
+        ax.axis("off")
+    fig.suptitle(f"{title} ({x_key} {xs[-1]:g})", fontsize=9)
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.06, top=0.9, wspace=0.35, hspace=0.6)  # no tight_layout: 2x
+    fig.savefig(path, dpi=80)
     plt.close(fig)
     return Path(path)
