@@ -77,6 +77,10 @@ def _integer_or_integers(value: Any, spec: Spec) -> bool:
     return _integer(value, spec) or (_integers(value, spec) and len(value) > 0)
 
 
+def _strings(value: Any, spec: Spec) -> bool:
+    return type(value) in (list, tuple) and all(type(v) is str for v in value)
+
+
 def _optimizers(value: Any, spec: Spec) -> bool:
     return all(n in ("sgd", "adam") for n in (value.values() if type(value) is dict else [value]))
 
@@ -89,6 +93,7 @@ KINDS = {
     str: (lambda value, spec: type(value) is str and (spec.choices is None or value in spec.choices), "a string"),
     "ints": (_integers, "a list of integers"),
     "int_or_ints": (_integer_or_integers, "an integer or a list of integers"),
+    "strs": (_strings, "a list of strings"),
     "sgd_or_adam": (_optimizers, "sgd or adam, or one of them per group"),
     "any": (lambda value, spec: True, "any value"),
 }
@@ -145,7 +150,7 @@ TRAIN: dict[str, Spec] = {
     "logger.entity": Spec(str, null=True), "logger.group": Spec(str, null=True), "logger.name": Spec(str, null=True),
     "logger.notes": Spec(str, null=True), "logger.job_type": STR, "logger.log_checkpoints": BOOL,
     "logger.curves_every": Int(0),
-    "logger.tags": Spec("any"),  # a list of strings: W&B checks them (schema.py has no kind for it yet)
+    "logger.tags": Spec("strs"),
 }
 
 SOLVE: dict[str, Spec] = {

@@ -363,6 +363,7 @@ def test_finish_tracking_logs_the_report_figures_and_last_checkpoint(tmp_path):
     ("logger.log_checkpoints=maybe", "logger.log_checkpoints='maybe': must be true or false"),
     ("logger.curves_every=-1", "logger.curves_every=-1: must be an integer >= 0"),
     ("logger.group=2024", "logger.group=2024: must be a string or null"),
+    ("logger.tags=[a,3]", r"logger.tags=\['a', 3\]: must be a list of strings"),
 ])
 def test_the_logger_keys_are_type_checked(override, message):
     from deep_smfg.config import ConfigError
