@@ -71,3 +71,14 @@ def ranks_rerun_the_cli() -> Iterator[None]:
         yield
     finally:
         main.__spec__, sys.argv = saved
+
+
+@contextmanager
+def process_group_for_this_fit() -> Iterator[None]:
+    """The default process group ends with the fit (Lightning leaves it open): the next DDP job of a sweep in this
+    process would otherwise talk to the ranks of the last one, which have exited."""
+    try:
+        yield
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import sys
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -99,13 +101,26 @@ def _with_folders(command: Command, cfg: DictConfig) -> DictConfig:
     with open_dict(cfg):
         if command.owns_output_dir:
             cfg.run_dir = hydra_cfg.runtime.output_dir
-        if hydra_cfg.mode == RunMode.MULTIRUN and "logger" in cfg:
+        if hydra_cfg.mode == RunMode.MULTIRUN:
             cfg.sweep_dir = str(Path(hydra_cfg.sweep.dir).resolve())
-            if cfg.logger.get("group") is None:
-                cfg.logger.group = Path(hydra_cfg.sweep.dir).name
-            if cfg.logger.get("name") is None:
-                cfg.logger.name = Path(hydra_cfg.runtime.output_dir).name
+            logger = cfg.get("logger") or {}
+            if "group" in logger and logger.group is None:  # a logger that groups runs (configs/logger/wandb.yaml)
+                logger.group = Path(hydra_cfg.sweep.dir).name
+            if "name" in logger and logger.name is None:
+                logger.name = Path(hydra_cfg.runtime.output_dir).name
     return cfg
+
+
+@contextmanager
+def own_environment() -> Iterator[None]:
+    """A job runs on a copy of the process environment: Lightning's DDP sets MASTER_PORT and the ranks' variables
+    in it, which the next job of a sweep in this process (or a later run in a notebook) must not inherit."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def summary_number(summary: dict, path: str | None) -> float | None:
@@ -132,8 +147,9 @@ def run_job(command_name: str, cfg: DictConfig) -> float | None:
     cfg = _with_folders(command, cfg)
     sweeping = HydraConfig.get().mode == RunMode.MULTIRUN
     try:
-        schema.validate(command_name, cfg)
-        line = command.run(cfg)
+        with own_environment():
+            schema.validate(command_name, cfg)
+            line = command.run(cfg)
     except (ConfigError, GameDefinitionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         if not sweeping:

@@ -73,13 +73,14 @@ class CheckJobs(Callback):
         overrides = sweep_overrides(config)
         values = sweep.parse(overrides, loader)
         swept = sweep.swept_of(values)
-        for key in ("sweep_dir", "run_dir"):
+        owns_output_dir = hydra_app.commands()[command].owns_output_dir
+        for key in ("sweep_dir", "run_dir") if owns_output_dir else ("sweep_dir",):  # evaluate: one run per job
             if key in swept:
                 raise ConfigError(f"{key} cannot be swept")
         for job in sweep.checked_jobs(overrides, loader):
             try:
                 cfg = job_config(loader.load_sweep_config(config, job.overrides))
-                if cfg.get("run_dir") and hydra_app.commands()[command].owns_output_dir:
+                if cfg.get("run_dir") and owns_output_dir:
                     raise ConfigError("a sweep sets each job's run folder itself; choose the sweep's folder with "
                                       "sweep_dir=... (or hydra.sweep.dir=...)")
                 check_job(command, cfg)

@@ -33,7 +33,7 @@ from torch.utils.data import DataLoader
 from . import quiet
 from .checkpoints import RunCheckpoint, set_aside_after
 from .config import ConfigError, RunEnded, build_learner, dtype_of, game_of
-from .distributed import join_launched_ranks, launched_environment, ranks_rerun_the_cli
+from .distributed import join_launched_ranks, launched_environment, process_group_for_this_fit, ranks_rerun_the_cli
 from .evaluation import EvaluationCallback, make_evaluator
 from .evaluation.callbacks import regressions
 from .exact import SOLVER_FAILURES
@@ -213,7 +213,7 @@ def _fit(cfg: DictConfig, learner, evaluator, run_dir: Path, plan: ResumePlan | 
     t0 = time.perf_counter()
     signals.in_fit = True
     try:
-        with ranks_rerun_the_cli():
+        with ranks_rerun_the_cli(), process_group_for_this_fit():
             trainer.fit(learner, DataLoader(range(steps_per_epoch), batch_size=None), ckpt_path=ckpt_path)
     except SIGTERMException as exc:
         raise signals.ended(run_dir, int(learner.iteration), checkpoint.last_model_path) from exc

@@ -73,12 +73,17 @@ def test_a_ddp_job_runs_inside_a_sweep_launched_from_any_process(tmp_path, monke
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("WANDB_MODE", "disabled")
+    before = dict(os.environ)
     assert cli.main(["train", "-m", "trainer=ddp_cpu", "algo.iterations=60", "algo.checkpoint_every=30", *SHORT,
-                     *GAME_ARGS["equilibrium_pricing"], "seed=4", "sweep_dir=sweep"]) == 0
-    (run,) = [p for p in (tmp_path / "sweep").iterdir() if p.is_dir()]
-    a, b = (torch.load(run / f"final_params_rank{r}.pt") for r in (0, 1))
-    assert all(torch.equal(a[k], b[k]) for k in a) and a["follower.theta"].abs().sum() > 0
-    assert json.loads((run / "summary.json").read_text())["samples"] == 60 * 64 * 2
+                     *GAME_ARGS["equilibrium_pricing"], "seed=4,5", "sweep_dir=sweep"]) == 0
+    runs = sorted(p for p in (tmp_path / "sweep").iterdir() if p.is_dir())
+    assert [run.name for run in runs] == ["0_seed=4", "1_seed=5"]
+    for run in runs:
+        a, b = (torch.load(run / f"final_params_rank{r}.pt") for r in (0, 1))
+        assert all(torch.equal(a[k], b[k]) for k in a) and a["follower.theta"].abs().sum() > 0
+        assert json.loads((run / "summary.json").read_text())["samples"] == 60 * 64 * 2
+    ddp_keys = {"MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "NODE_RANK", "LOCAL_RANK", "DEEP_SMFG_RUN_DIR"}
+    assert {k: os.environ.get(k) for k in ddp_keys} == {k: before.get(k) for k in ddp_keys}  # stayed in the jobs
 
 
 def free_port() -> int:
