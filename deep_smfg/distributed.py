@@ -36,11 +36,13 @@ class RankGroup:
     rank: int
     world: int
     channel: Any  # a gloo process group: objects go through the CPU whatever the training backend
+    shared: bool = False  # rank 0 has sent its payload
 
     def share(self, payload: Any = None) -> Any:
-        """Rank 0's ``payload``, on every rank (rank 0 returns its own)."""
+        """Rank 0's ``payload``, on every rank (rank 0 returns its own); once per job."""
         box = [payload]
         dist.broadcast_object_list(box, src=0, group=self.channel)
+        self.shared = True
         return box[0]
 
 

@@ -3,10 +3,11 @@
 The learner is the class ``cfg.algo._target_`` names (:func:`~deep_smfg.config.build_learner`); evaluation is
 the game kind's evaluator (:func:`~deep_smfg.evaluation.make_evaluator`) run as a callback.
 
-Under ``trainer=ddp_*`` Lightning re-runs this command once per extra rank; the parent claims the run folder
-(docs/reliability.md) and passes it, and the checkpoint it resumes from, to the children through the
-environment, so every rank writes to one folder, and the children read the reference answer from the cache the
-parent wrote (``runs/.cache``).
+Under ``trainer=ddp_*`` Lightning starts one process per extra rank (``python -m deep_smfg.cli``); the parent claims
+the run folder (docs/reliability.md) and passes it, the checkpoint it resumes from and the resolved config to the
+children through the environment, so every rank writes to one folder, and the children read the reference answer
+from the cache the parent wrote (``runs/.cache``). Ranks a cluster launcher started (torchrun, srun: every rank runs
+the whole command) get the folder and the checkpoint from global rank 0 (deep_smfg/distributed.py, docs/cluster.md).
 """
 
 from __future__ import annotations
@@ -127,11 +128,10 @@ def run_train(cfg: DictConfig) -> str:
         return _claim_and_fit(cfg, game, learner, lambda payload: None)
     if ranks.rank > 0:  # a cluster launcher's rank: global rank 0 claims the folder
         return _follow_rank0(cfg, game, learner, ranks)
-    told = []  # rank 0 has told the launched ranks where to train
     try:
-        return _claim_and_fit(cfg, game, learner, lambda payload: (ranks.share(payload), told.append(True)))
+        return _claim_and_fit(cfg, game, learner, ranks.share)
     finally:
-        if not told:
+        if not ranks.shared:
             ranks.share(None)  # rank 0 stopped before training: the other ranks stop too
 
 
