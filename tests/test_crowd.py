@@ -183,7 +183,7 @@ def test_bad_configs_are_refused_and_write_nothing(tmp_path, capsys, args, messa
     assert not run_dir.exists()
 
 
-@pytest.mark.parametrize("density", ["gaussian", "mixture"])
+@pytest.mark.parametrize("density", ["gaussian", pytest.param("mixture", marks=pytest.mark.slow)])  # 23 s each
 def test_a_short_run_reports_w2_with_each_density(tmp_path, density):
     run_dir = tmp_path / density
     assert main(["train", "game=crowd_2d", f"model.density={density}", "logger=none", "progress_bar=false",

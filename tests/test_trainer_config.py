@@ -35,27 +35,23 @@ def summary_of(capsys) -> dict:
     return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
 
 
-def test_extra_callbacks_come_from_the_config(capsys):
+def test_extra_callbacks_and_a_profiler_come_from_the_config(tmp_path, capsys):
     SEEN.clear()
     extra = "trainer.callbacks=[{_target_: test_trainer_config.RecordStart, label: mine}]"
-    assert cli.main(["train", *TINY, "algo.iterations=40", extra, "run_dir=run"]) == 0
+    profiler = f"trainer.profiler={{_target_: lightning.pytorch.profilers.SimpleProfiler, dirpath: {tmp_path}, " \
+               "filename: profile}"
+    assert cli.main(["train", *TINY, "algo.iterations=40", extra, profiler, "run_dir=run"]) == 0
     assert SEEN == [{"label": "mine", "iteration": 0, "max_epochs": 2}]
+    report = (tmp_path / "fit-profile.txt").read_text()
+    assert "run_training_batch" in report and "Total" in report
 
 
 def test_max_time_ends_the_fit_and_the_report_says_where(capsys):
-    assert cli.main(["train", *TINY, "algo.iterations=4000000", "trainer.max_time={seconds: 3}", "run_dir=run"]) == 0
+    assert cli.main(["train", *TINY, "algo.iterations=4000000", "trainer.max_time={seconds: 1}", "run_dir=run"]) == 0
     summary = summary_of(capsys)
     stopped = summary["final"]["iteration"]
     assert 0 < stopped < 4000000 and summary["status"] == "completed"
     assert f"the run stopped at iteration {stopped} of 4000000: trainer.max_time" in " ".join(summary["warnings"])
-
-
-def test_a_profiler_from_the_config_writes_its_report(tmp_path, capsys):
-    profiler = f"trainer.profiler={{_target_: lightning.pytorch.profilers.SimpleProfiler, dirpath: {tmp_path}, " \
-               "filename: profile}"
-    assert cli.main(["train", *TINY, "algo.iterations=40", profiler, "run_dir=run"]) == 0
-    report = (tmp_path / "fit-profile.txt").read_text()
-    assert "run_training_batch" in report and "Total" in report
 
 
 @pytest.mark.parametrize("args, message", [
