@@ -25,7 +25,7 @@ from .evaluation import EvaluationCallback
 from .evaluation.plots import plot_curve_grid
 from .loggers import RunWandbLogger
 
-CURVES = "curves"  # W&B key of the figure of every metric's curve so far, drawn at each evaluation
+CURVES = "curves"  # W&B key of the figure of the key metrics' curves so far, drawn at each evaluation
 REPORT = "report"  # W&B key prefix of the run folder's figures logged at the end
 SHORT = 256  # the longest string put into the W&B summary (longer ones stay in summary.json)
 SKIPPED_FOLDERS = ("wandb", "checkpoints")  # PNGs there are not the run's figures (W&B's own media copies)
@@ -47,9 +47,9 @@ def last_checkpoint(run_dir: Path) -> Path:
 
 
 class WandbTracking(Callback):
-    """Every ``curves_every`` evaluations (the 1st, the 1+n-th, ...; 0: never), the curves of every metric so far,
-    as one image ``curves`` (a panel per metric, drawn in a temporary folder: about 0.35 s for 10 metrics, half
-    the cost of a figure per metric);
+    """Every ``curves_every`` evaluations (the 1st, the 1+n-th, ...; 0: never), the curves so far of the metrics the
+    evaluator shows on the progress bar and watches (:func:`key_metrics`), as one image ``curves`` (a panel each,
+    drawn in a temporary folder: about 0.03 s a panel; every metric's own figure comes with the report);
     with ``log_checkpoints``, each checkpoint once the next epoch starts (it is written at an epoch's end, after
     this callback's hooks) and the last one when training ends. Rank 0 only."""
 
@@ -90,7 +90,8 @@ class WandbTracking(Callback):
         if not (due and self._active(trainer)):
             return
         with tempfile.TemporaryDirectory(prefix="deep_smfg_curves_") as tmp:
-            figure = plot_curve_grid(history, Path(tmp) / f"{CURVES}.png", learner.game.name)
+            keys = [k for k in key_metrics(self._evaluation.evaluator) if k in history[-1]]
+            figure = plot_curve_grid(history, keys, Path(tmp) / f"{CURVES}.png", learner.game.name)
             self._logger.log_images({CURVES: figure}, int(history[-1]["iteration"]))
 
     def _log_checkpoint(self, trainer, learner) -> None:
@@ -99,6 +100,11 @@ class WandbTracking(Callback):
         if self._active(trainer) and self._logger.log_checkpoints and k > self._checkpointed and path.is_file():
             self._logger.log_checkpoint(path, k)
             self._checkpointed = k
+
+
+def key_metrics(evaluator) -> list[str]:
+    """The metrics an evaluator declares as its own summary: those on the progress bar, then those it watches."""
+    return list(dict.fromkeys([name for _, name in evaluator.progress] + list(evaluator.watch)))
 
 
 def finish_tracking(loggers: Iterable[Any], summary: Mapping[str, Any], run_dir: Path) -> None:
