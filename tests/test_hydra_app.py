@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 from deep_smfg import cli
 
 TINY = ["game=congestion_toll", "algo.iterations=40", "algo.checkpoint_every=20", "algo.eval_every=20", "logger=none",
-        "progress_bar=false"]
+        "progress_bar=false", "reference.n_starts=1"]  # one start: a cheaper reference Phi*
 
 
 @pytest.fixture(autouse=True)

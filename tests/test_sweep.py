@@ -25,7 +25,7 @@ from deep_smfg.sweep import (
 )
 
 TINY_TRAIN = ["game=congestion_toll", "algo.iterations=40", "algo.checkpoint_every=20", "algo.eval_every=20",
-              "logger=none", "progress_bar=false"]
+              "logger=none", "progress_bar=false", "reference.n_starts=1"]  # one start: a cheaper reference Phi*
 
 
 @pytest.fixture(autouse=True)

@@ -52,8 +52,8 @@ def test_env_specs_and_chains(name):
     assert abs(restarts / n - p) < 5 * (p * (1 - p) / n) ** 0.5
 
 
-@pytest.mark.parametrize("game", sorted(GAME_ARGS))
-def test_ddp_two_cpu_processes_end_with_identical_parameters(tmp_path, game):
+@pytest.mark.parametrize("game", ["equilibrium_pricing", pytest.param("continuous_pricing", marks=pytest.mark.slow)])
+def test_ddp_two_cpu_processes_end_with_identical_parameters(tmp_path, game):  # DDP is the game's kind's: 11 s each
     run = tmp_path / "ddp"
     deep_smfg(["train", "trainer=ddp_cpu", "algo.iterations=60", "algo.checkpoint_every=30", f"run_dir={run}", *SHORT,
                *GAME_ARGS[game]], tmp_path)
@@ -103,7 +103,7 @@ def launcher_env(launcher: str, rank: int, port: int) -> dict[str, str]:
                 SLURM_NTASKS_PER_NODE="1", SLURM_TASKS_PER_NODE="1")
 
 
-@pytest.mark.parametrize("launcher", ["torchrun", "srun"])
+@pytest.mark.parametrize("launcher", ["torchrun", pytest.param("srun", marks=pytest.mark.slow)])  # 8 s each
 def test_two_simulated_nodes_share_rank_0s_run_folder_and_end_with_identical_parameters(tmp_path, launcher):
     """2 nodes x 1 process, as torchrun or srun starts them: each runs the whole command with its own clock, so
     each would name its own timestamped folder; global rank 0 claims one and tells the other (docs/cluster.md)."""

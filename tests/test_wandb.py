@@ -30,7 +30,7 @@ from deep_smfg.loggers import WANDB_ID, RunWandbLogger, make_loggers, row_iterat
 from deep_smfg.tracking import finish_tracking, summary_values, tracking_callbacks
 
 TINY = ["game=congestion_toll", "algo.iterations=40", "algo.checkpoint_every=20", "algo.eval_every=20",
-        "progress_bar=false", "logger=wandb", "logger.mode=offline"]
+        "progress_bar=false", "logger=wandb", "logger.mode=offline", "reference.n_starts=1"]
 NOT_CURVES = ("iteration", "samples", "wall_time")  # history columns that are not drawn (run_folder.write_history)
 
 
