@@ -75,9 +75,9 @@ def sweep_seconds(args: list[str]) -> float:
 def test_joblib_runs_four_jobs_on_two_workers_in_parallel(tmp_path, capsys):
     """4 jobs of about 4 s: the basic launcher runs them one after another in this process, joblib on 2 worker
     processes; wall time ratio <= 0.7 (the sweep's own work, about 2.5 s with joblib, is paid once: shorter jobs
-    give higher ratios, 0.57-0.74 at 400 iterations on this machine). Both start warm: a first joblib sweep has started the 2 workers (joblib
-    keeps them for the next sweep; a cold start adds one import of the package per worker, about 6 s here:
-    docs/cluster.md) and put the reference Phi* in runs/.cache."""
+    give higher ratios, 0.57-0.74 at 400 iterations on this machine). Both start warm: a first joblib sweep has
+    started the 2 workers (joblib keeps them for the next sweep; a cold start adds one import of the package per
+    worker, about 6 s here: docs/cluster.md) and put the reference Phi* in runs/.cache."""
     job = ["game=congestion_toll", "algo.iterations=1000", "algo.checkpoint_every=500", "algo.eval_every=500",
            "reference.n_starts=1", "logger=none", "progress_bar=false"]
     joblib = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
