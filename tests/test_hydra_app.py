@@ -18,10 +18,7 @@ TINY = ["game=congestion_toll", "algo.iterations=40", "algo.checkpoint_every=20"
         "progress_bar=false", "reference.n_starts=1"]  # one start: a cheaper reference Phi*
 
 
-@pytest.fixture(autouse=True)
-def _quiet(monkeypatch, tmp_path):
-    monkeypatch.setenv("WANDB_MODE", "disabled")
-    monkeypatch.chdir(tmp_path)  # default run folders and caches land in runs/ under the cwd
+pytestmark = pytest.mark.usefixtures("in_tmp_folder")  # tests/conftest.py
 
 
 def rows(path: Path) -> list[dict[str, str]]:

@@ -28,10 +28,7 @@ TINY_TRAIN = ["game=congestion_toll", "algo.iterations=40", "algo.checkpoint_eve
               "logger=none", "progress_bar=false", "reference.n_starts=1"]  # one start: a cheaper reference Phi*
 
 
-@pytest.fixture(autouse=True)
-def _quiet(monkeypatch, tmp_path):
-    monkeypatch.setenv("WANDB_MODE", "disabled")
-    monkeypatch.chdir(tmp_path)  # default run folders and caches land in runs/ under the cwd
+pytestmark = pytest.mark.usefixtures("in_tmp_folder")  # tests/conftest.py
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

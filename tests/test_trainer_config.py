@@ -25,10 +25,7 @@ class RecordStart(Callback):
         SEEN.append({"label": self.label, "iteration": int(learner.iteration), "max_epochs": trainer.max_epochs})
 
 
-@pytest.fixture(autouse=True)
-def _quiet(monkeypatch, tmp_path):
-    monkeypatch.setenv("WANDB_MODE", "disabled")
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("in_tmp_folder")  # tests/conftest.py
 
 
 def summary_of(capsys) -> dict:
