@@ -180,19 +180,25 @@ def grid(lo: float, hi: float, n: int) -> Tensor:
     return torch.linspace(lo, hi, n, dtype=torch.float64)
 
 
+def hat_neighbours(x: Tensor, nodes: Tensor) -> tuple[Tensor, Tensor]:
+    """``(left, frac)``: the node left of each ``x`` (clamped into the nodes' range; ``left + 1`` is the right one) and
+    the right node's hat weight: :func:`interpolation_weights` without the zeros."""
+    x = x.to(nodes.dtype).clamp(nodes[0], nodes[-1])
+    right = torch.searchsorted(nodes, x.contiguous(), right=True).clamp(1, nodes.numel() - 1)
+    left = right - 1
+    return left, (x - nodes[left]) / (nodes[right] - nodes[left])
+
+
 def interpolation_weights(x: Tensor, nodes: Tensor) -> Tensor:
     """Linear-interpolation ("hat function") weights of points ``x [...]`` on sorted ``nodes [K]``.
 
     Returns ``[..., K]`` rows summing to 1 with ``sum_j w_j nodes_j = x`` for ``x`` inside the nodes'
     range (points outside are clamped to the end nodes).
     """
-    x = x.to(nodes.dtype).clamp(nodes[0], nodes[-1])
-    right = torch.searchsorted(nodes, x.contiguous(), right=True).clamp(1, nodes.numel() - 1)
-    left = right - 1
-    frac = (x - nodes[left]) / (nodes[right] - nodes[left])
-    w = torch.zeros(x.shape + (nodes.numel(),), dtype=x.dtype)
+    left, frac = hat_neighbours(x, nodes)
+    w = torch.zeros(x.shape + (nodes.numel(),), dtype=nodes.dtype)
     w.scatter_add_(-1, left.unsqueeze(-1), (1 - frac).unsqueeze(-1))
-    w.scatter_add_(-1, right.unsqueeze(-1), frac.unsqueeze(-1))
+    w.scatter_add_(-1, (left + 1).unsqueeze(-1), frac.unsqueeze(-1))
     return w
 
 
@@ -240,11 +246,14 @@ def discretise(game: ContinuousGame, n_states: int, n_actions: tuple[int, ...] |
     if not bool(((g == 0) | (g == 1)).all()):
         raise GameDefinitionError("z = g(s, a, b) must land on grid values at the grid points")
     nodes, weights = game.noise_quadrature(n_quadrature)
-    P = torch.zeros(S * A * B, S, dtype=torch.float64)
+    P = torch.zeros(S * A * B * S, dtype=torch.float64)
     m0 = z_values.mean().reshape(1)
+    rows = torch.arange(S * A * B) * S
     for eps, w in zip(nodes, weights, strict=True):
         nxt = game.next_state(s_all, a_all, b_all, m0, eps.expand(S * A * B, -1))
-        P += w * interpolation_weights(nxt[:, 0], xs)
+        left, frac = hat_neighbours(nxt[:, 0], xs)  # the interpolation weights' two non-zero entries per row
+        P.index_add_(0, rows + left, w * (1 - frac))
+        P.index_add_(0, rows + left + 1, w * frac)
     P = P.reshape(S, A, B, S)
     z_col = z_values[:, None]
 
