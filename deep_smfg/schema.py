@@ -140,7 +140,7 @@ TRAIN: dict[str, Spec] = {
     "model.hidden": Spec("ints", 1), "model.init_log_std": Num(-20, 20),
     "model.covariance": Spec(str, choices=("diag", "full")),
     "model.density": Spec(str, choices=("gaussian", "mixture")),
-    "model.components": Int(1),
+    "model.components": Int(1), "model.cells": Int(1),
     # trainer/ and logger/
     "trainer.accelerator": Spec(str, choices=("cpu", "gpu", "cuda", "auto")), "trainer.devices": Int(-1),
     "trainer.strategy": Spec(str, choices=("auto", "ddp")),  # ddp: ranks as subprocesses (docs/reliability.md)

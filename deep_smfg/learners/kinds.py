@@ -41,6 +41,7 @@ class ModelSpec:
     covariance: str = "diag"  # Gaussian mean field: diag | full
     density: str = "gaussian"  # continuous games' mean field: gaussian | mixture (docs/crowd.md)
     components: int = 3  # mixture components
+    cells: int = 16  # the cells policy: cells per action dimension
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,7 @@ class ContinuousKind:
 
     def modules(self, model: ModelSpec):
         return continuous_modules(self.game, model.policy, model.critic, model.hidden, model.init_log_std,
-                                  model.covariance, model.density, model.components)
+                                  model.covariance, model.density, model.components, model.cells)
 
     def env(self, n_envs, occupancy_restart, device, dtype, seed) -> ContinuousSMFGEnv:
         return ContinuousSMFGEnv(self.game, n_envs, occupancy_restart, device=device, dtype=dtype, seed=seed)
