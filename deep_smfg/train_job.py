@@ -235,7 +235,7 @@ def _fit(cfg: DictConfig, learner, evaluator, run_dir: Path, plan: ResumePlan | 
         raise RunEnded(f"the final evaluation at iteration {int(learner.iteration)} failed ({type(exc).__name__}: "
                        f"{str(exc).splitlines()[0]}): the learned policies have likely diverged; "
                        f"{learner.last_checkpoint_note()}", "diverged", 1) from exc
-    summary["warnings"] = regressions(evaluation.history, evaluator.watch)
+    summary["warnings"] = summary.get("warnings", []) + regressions(evaluation.history, evaluator.watch)
     if int(learner.iteration) < int(algo.iterations):  # the trainer's max_time ended the fit
         summary["warnings"].append(f"the run stopped at iteration {int(learner.iteration)} of {int(algo.iterations)}: "
                                    f"trainer.max_time={cfg.trainer.get('max_time')} ran out")

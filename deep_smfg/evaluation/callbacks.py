@@ -34,7 +34,8 @@ class Evaluator(Protocol):
     def evaluate(self, learner) -> dict[str, float]: ...
 
     def report(self, learner, history: list[dict], run_dir: Path, seconds: float, world: int) -> dict:
-        """Plots and files in ``run_dir``; returns the summary (``summary.json``)."""
+        """Plots and files in ``run_dir``; returns the summary (``summary.json``), with ``warnings`` of its own if
+        it has any (the run's regressions are added to them)."""
 
     def state_dict(self) -> dict: ...
 

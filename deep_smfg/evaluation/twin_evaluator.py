@@ -1,51 +1,107 @@
 """Estimated evaluation of a learner on a continuous game (docs/ac_smfg.md, "estimated metrics"), and the report.
 
-Along the run: the leader objective by Monte Carlo, and the learned policies projected on the discretised
-twin against its exact answer (:func:`~.continuous_metrics.twin_metrics`). The report adds a learned best
-response (an exploitability estimate with its learning curve, :mod:`.exploitability_estimate`), the plots and the
-summary.
+Along the run: the leader objective by Monte Carlo, the follower's exploitability by the twin's soft best response
+played in the game (:mod:`.twin_best_response`, on the measure's first grid), and the learned policies projected on
+the discretised twin against its exact answer (:func:`~.continuous_metrics.twin_metrics`). The report adds that
+exploitability on every grid of the measure (the summary's ``exploitability``, the one to trust: docs/ac_smfg.md,
+"How far from equilibrium: the three measures"), a learned best response (:mod:`.exploitability_estimate`), the
+plots and the summary; its ``warnings`` say when the exploitability ends above the measure's threshold.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from omegaconf import DictConfig
 
 from .. import exact
+from ..config import ConfigError
 from ..run_folder import write_history
 from . import continuous_plots as cp
 from .callbacks import final_metrics
-from .continuous_metrics import TwinReference, project_policies, rollout_returns, twin_metrics
+from .continuous_metrics import TwinReference, induced_mean, project_policies, rollout_returns, twin_metrics
 from .exploitability_estimate import report_estimate
+from .twin_best_response import TwinBestResponseGain, twin_best_response_gain
+
+
+@dataclass(frozen=True)
+class ExploitabilityMeasure:
+    """The trusted exploitability (:mod:`.twin_best_response`): its grids ``(n_states, n_actions)`` coarse to fine, the
+    leader levels, the Monte Carlo chains of the report and of each evaluation along the run (the first grid only),
+    the refinement tolerance, and the threshold above which a run's final value is a warning."""
+
+    grids: tuple[tuple[int, int], ...] = ((25, 17), (25, 33), (25, 65))
+    n_leader: int = 17
+    n_quadrature: int = 64
+    report_chains: int = 32768
+    evaluation_chains: int = 4096
+    tolerance: float = 0.002
+    threshold: float = 0.02
+
+    def __post_init__(self) -> None:
+        where = "game.evaluator.exploitability"
+        grids = tuple(tuple(g) for g in self.grids)
+        if not grids or any(len(g) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < 2 for v in g)
+                            for g in grids):
+            raise ConfigError(f"{where}.grids={list(map(list, grids))}: must be a non-empty list of [n_states, "
+                              f"n_actions] pairs of integers >= 2")
+        object.__setattr__(self, "grids", grids)
+        for key in ("n_leader", "n_quadrature", "report_chains", "evaluation_chains"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+                raise ConfigError(f"{where}.{key}={value!r}: must be an integer >= 2")
+        for key in ("tolerance", "threshold"):
+            if not float(getattr(self, key)) >= 0:
+                raise ConfigError(f"{where}.{key}={getattr(self, key)!r}: must be a number >= 0")
 
 
 class TwinEvaluator:
     prefix = "estimated"
-    progress = (("price", "price"), ("mf_err", "mean_field_error"), ("Phi_twin", "twin_leader_objective"))
-    watch = {"twin_exploitability": "lower", "mean_field_error": "lower", "twin_leader_objective": "higher"}
+    progress = (("price", "price"), ("expl", "exploitability"), ("mf_err", "mean_field_error"),
+                ("Phi_twin", "twin_leader_objective"))
+    watch = {"exploitability": "lower", "mean_field_error": "lower", "twin_leader_objective": "higher"}
 
     @classmethod
     def for_run(cls, game, cfg: DictConfig, n_states: int = 13, n_actions: int = 9, n_leader: int = 9,
-                n_quadrature: int = 64) -> TwinEvaluator:
+                n_quadrature: int = 64, exploitability: dict | None = None) -> TwinEvaluator:
         """Against the discretised twin on the grids the game's config declares (``game.evaluator.n_states``: states,
         ``n_actions``: levels per follower action dimension, ``n_leader``: leader levels, ``n_quadrature``: noise
-        nodes) and its exact answer (``reference.*``; cached)."""
+        nodes) and its exact answer (``reference.*``; cached); the follower's exploitability by
+        ``game.evaluator.exploitability`` (:class:`ExploitabilityMeasure`)."""
         from .references import twin_reference
 
         grid = dict(n_states=n_states, n_actions=n_actions, n_leader=n_leader, n_quadrature=n_quadrature)
-        return cls(twin_reference(game, cfg, grid), int(cfg.seed), int(cfg.algo.get("best_response_iterations", 0)))
+        try:
+            measure = ExploitabilityMeasure(**(exploitability or {}))
+        except TypeError as exc:
+            raise ConfigError(f"game.evaluator.exploitability: {exc}") from exc
+        return cls(twin_reference(game, cfg, grid), int(cfg.seed), int(cfg.algo.get("best_response_iterations", 0)),
+                   measure)
 
-    def __init__(self, reference: TwinReference | None, seed: int, best_response_iterations: int = 0):
+    def __init__(self, reference: TwinReference | None, seed: int, best_response_iterations: int = 0,
+                 measure: ExploitabilityMeasure | None = None):
         self.reference, self.seed, self.best_response_iterations = reference, seed, best_response_iterations
+        self.measure = measure or ExploitabilityMeasure()
         self.mu_warm: torch.Tensor | None = None
+        self.twins: dict = {}  # the measure's discretised twins, by grid (made once)
+
+    def exploitability(self, learner, grids, n_chains: int) -> TwinBestResponseGain:
+        """The trusted measure of the follower's exploitability on ``grids`` (:mod:`.twin_best_response`)."""
+        agents, m = learner.agents(), self.measure
+        m_bar = induced_mean(learner.game, agents.follower, agents.leader, agents.mean_field().detach(),
+                             seed=self.seed)
+        return twin_best_response_gain(learner.game, agents.follower, agents.leader, m_bar, list(grids), m.n_leader,
+                                       m.n_quadrature, n_chains, self.seed + 7, m.tolerance, self.twins)
 
     def evaluate(self, learner) -> dict[str, float]:
         agents = learner.agents()
         mean = agents.mean_field().detach()
         metrics = {"leader_objective": rollout_returns(learner.game, agents.follower, agents.leader, mean,
                                                        seed=self.seed)["J_l"]}
+        along = self.exploitability(learner, self.measure.grids[:1], self.measure.evaluation_chains)
+        metrics.update(exploitability=along.exploitability, exploitability_se=along.standard_error)
         if self.reference is not None:
             twin, self.mu_warm = twin_metrics(self.reference, agents.follower, agents.leader, agents.mean_field,
                                               self.mu_warm)
@@ -57,6 +113,7 @@ class TwinEvaluator:
         write_history(history, game.name, run_dir)
         final = final_metrics(self, learner, history)
         expl = report_estimate(learner, self.best_response_iterations)
+        trusted = self.exploitability(learner, self.measure.grids, self.measure.report_chains)
         plots = run_dir / "plots"
         plots.mkdir(exist_ok=True)
         self._plot_policies_and_density(learner, ref, run_dir)
@@ -74,10 +131,25 @@ class TwinEvaluator:
                      "grid": ref.twin.game.info["n_states"]},
             "initial": history[0] if history else {},
             "final": final,
+            "exploitability": {**trusted.as_dict(), "measure": "twin_best_response",
+                               "threshold": self.measure.threshold},
             "learned_best_response": expl,
             "learned_mean_field": {"mean": mf().detach(), "covariance": mf.covariance().detach(),
                                    **dict(zip(("weights", "means", "covariances"), mf.components(), strict=True))},
+            "warnings": self._warnings(trusted),
         }
+
+    def _warnings(self, trusted: TwinBestResponseGain) -> list[str]:
+        """The trusted exploitability above its threshold, or still moving with the grids."""
+        out, m = [], self.measure
+        if trusted.exploitability > m.threshold:
+            out.append(f"the follower's exploitability (the twin's best response in the game) ended at "
+                       f"{trusted.exploitability:.4g} ± {trusted.error_bar:.2g}, above "
+                       f"game.evaluator.exploitability.threshold={m.threshold:g}")
+        if not trusted.converged:
+            out.append(f"the exploitability still moves with the grids: {trusted.grid_change:+.4g} from grid "
+                       f"{list(m.grids[-2])} to {list(m.grids[-1])} (its error bar includes the change)")
+        return out
 
     @staticmethod
     @torch.no_grad()
