@@ -98,7 +98,9 @@ def test_solve_writes_a_run_folder_and_prints_the_summary_last(tmp_path, capsys)
 def test_train_defaults_follow_the_game_kind():
     main_job = compose_config("train", [])
     assert ((main_job.game._target_, main_job.model.policy, main_job.algo.optimizer.critic)
-            == (cfg_target("continuous_pricing"), "squashed_gaussian", "adam"))
+            == (cfg_target("continuous_pricing"), "cells", "adam"))  # its own config picks the cells policy
+    own = compose_config("train", ["game=continuous", "game._target_=" + cfg_target("continuous_pricing")])
+    assert own.model.policy == "squashed_gaussian"  # a continuous game of a user's: the kind's default
     finite = compose_config("train", ["game=shop_positioning"])
     assert (finite.model.policy, finite.algo.optimizer, finite.algo.step_sizes.critic.c) == ("tabular", "sgd", 4.0)
     # algo=ac_smfg on four_rooms takes its per-game settings (configs/algo/for_game/), explicitly chosen or not

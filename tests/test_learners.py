@@ -119,10 +119,14 @@ def test_total_exact_is_the_exact_stackelberg_gradient_in_the_leaders_logits():
 
 def test_total_exact_is_refused_on_a_continuous_game_naming_what_works(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert main(["train", "algo.leader_gradient=total_exact", *QUIET, f"run_dir={tmp_path / 'run'}"]) == 2
+    assert main(["train", "algo.leader_gradient=total_exact", "model=squashed_gaussian", *QUIET,
+                 f"run_dir={tmp_path / 'run'}"]) == 2
     err = capsys.readouterr().err
     assert "total_exact does not support continuous games" in err
     assert "options that work there: partial, total_sampled" in err
+    # the main job's cells policy: total_sampled's baselines integrate a squashed Gaussian
+    assert main(["train", "algo.leader_gradient=total_sampled", *QUIET, f"run_dir={tmp_path / 'run'}"]) == 2
+    assert "total_sampled on a continuous game needs model=squashed_gaussian" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
 
 

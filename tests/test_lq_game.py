@@ -218,7 +218,7 @@ def test_train_picks_the_gaussian_model_the_game_declares():
     assert compose_config("train", ["game=linear_quadratic"]).model.policy == "gaussian"
     assert compose_config("train", ["game=linear_quadratic_2d"]).model.policy == "gaussian"
     assert compose_config("train", ["game=linear_quadratic"]).model.critic == "mlp_quadratic"
-    assert compose_config("train", []).model.policy == "squashed_gaussian"  # the main job's game is bounded
+    assert compose_config("train", []).model.policy == "cells"  # the main job's game is bounded: its own choice
 
 
 def test_a_short_run_writes_exact_metrics(tmp_path, capsys):
