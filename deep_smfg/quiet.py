@@ -1,5 +1,6 @@
 """Silence the libraries' noise that says nothing about a run, at its source, before a job starts:
 
+* matplotlib's ``findfont`` warnings (about twenty, for the mathtext fonts a plot never uses);
 * Lightning's advertisement for litlogger (an INFO record of ``lightning.pytorch.utilities.rank_zero``);
 * a deprecation warning that Lightning's pytree helpers trigger in torch (``LeafSpec``);
 * W&B's warning about its deprecated ``anonymous`` setting, which Lightning's ``WandbLogger`` passes to
@@ -22,6 +23,7 @@ class _DropAdverts(logging.Filter):
 
 
 def install() -> None:
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)  # "findfont: ... not found" x 21
     log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
     if not any(isinstance(f, _DropAdverts) for f in log.filters):
         log.addFilter(_DropAdverts())
