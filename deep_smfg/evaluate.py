@@ -125,7 +125,8 @@ def _evaluate(cfg: DictConfig, game, learner, n_players: list[int], out: Path) -
                                          **settings)
     else:
         rows, limit = evaluate_n_players_continuous(learner, n_players, **settings,
-                                                    best_response_iterations=int(cfg.best_response_iterations))
+                                                    best_response_iterations=int(cfg.best_response_iterations),
+                                                    mean_field_chains=int(cfg.mean_field_chains))
     seconds = time.perf_counter() - t0
     out.mkdir(parents=True, exist_ok=True)
     table = [asdict(r) for r in rows]
@@ -134,6 +135,7 @@ def _evaluate(cfg: DictConfig, game, learner, n_players: list[int], out: Path) -
     chosen = OmegaConf.to_container(cfg, resolve=True)
     summary = {"game": game.name, "run_dir": str(cfg.run_dir), "rows": table, "mean_field": asdict(limit),
                "settings": {**{k: chosen[k] for k in ("games", "max_players", "ghosts", "periods", "samples",
-                                                        "best_response_iterations", "seed")}, "device": str(device)},
+                                                        "best_response_iterations", "mean_field_chains", "seed")},
+                            "device": str(device)},
                "seconds": seconds, "out_dir": str(out)}
     return write_summary(out, summary)

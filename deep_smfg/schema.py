@@ -167,7 +167,7 @@ SOLVE: dict[str, Spec] = {
 EVALUATE: dict[str, Spec] = {
     "run_dir": Spec(str, required=True), "checkpoint": PATH, "n_players": Spec("int_or_ints", 1),
     "games": Int(2), "max_players": Int(1), "ghosts": Int(1), "periods": Int(1), "samples": Int(1),
-    "best_response_iterations": Int(0), "seed": SEED, "device": STR, "threads": THREADS,
+    "best_response_iterations": Int(0), "mean_field_chains": Int(2), "seed": SEED, "device": STR, "threads": THREADS,
     "sweep_dir": PATH, "optimized_metric": PATH,
 }
 

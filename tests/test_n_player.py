@@ -26,6 +26,9 @@ from deep_smfg.games import make_game
 f64 = torch.float64
 TINY_TRAIN = ["algo.iterations=40", "algo.checkpoint_every=20", "algo.eval_every=20", "logger=none",
               "progress_bar=false", "reference.n_starts=1", "reference.n_steps=2"]
+# the main job's trusted exploitability on one coarse grid, few chains (its own tests: test_twin_best_response.py)
+QUICK_MEASURE = ["game.evaluator.exploitability.grids=[[13,9]]", "game.evaluator.exploitability.report_chains=512",
+                 "game.evaluator.exploitability.evaluation_chains=256"]
 
 
 def equilibrium(name: str, **kw):
@@ -180,10 +183,10 @@ def test_evaluate_a_continuous_run(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", f"run_dir={run}", "algo.iterations=40", "algo.checkpoint_every=20", "algo.eval_every=20",
                  "algo.best_response_iterations=0", "logger=none", "progress_bar=false", "reference.n_starts=1",
-                 "reference.n_steps=2"]) == 0
+                 "reference.n_steps=2", *QUICK_MEASURE]) == 0
     capsys.readouterr()
     assert main(["evaluate", f"run_dir={run}", "n_players=[1,20]", "games=2", "ghosts=8", "periods=140",
-                 "best_response_iterations=20"]) == 0
+                 "best_response_iterations=20", "mean_field_chains=1024"]) == 0
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     rows = list(csv.DictReader(open(run / "n_player" / "n_player.csv")))
     assert [int(r["n"]) for r in rows] == [1, 20] and line["game"] == "continuous_pricing"
@@ -238,7 +241,7 @@ def test_the_learned_one_player_deviation_reaches_the_twin_s_exact_best_response
     run = tmp_path / "run"
     assert main(["train", f"run_dir={run}", "algo.iterations=2000", "algo.checkpoint_every=2000",
                  "algo.eval_every=0", "algo.best_response_iterations=0", "logger=none", "progress_bar=false",
-                 "reference.n_starts=1", "reference.n_steps=2"]) == 0
+                 "reference.n_starts=1", "reference.n_steps=2", *QUICK_MEASURE]) == 0
     capsys.readouterr()
     game = make_game("continuous_pricing")
     learner = build_learner(OmegaConf.load(run / "config.yaml"), game).double()

@@ -19,7 +19,10 @@ from deep_smfg.games import GAMES, make_game
 
 SHORT = ["logger=none", "progress_bar=false", "algo.eval_every=0", "algo.iterations_per_step=10"]
 # continuous runs always solve their twin (for the final plots): a quick one in tests
-QUICK_TWIN = ["reference.n_starts=1", "reference.n_steps=3", "algo.best_response_iterations=0"]
+QUICK_TWIN = ["reference.n_starts=1", "reference.n_steps=3", "algo.best_response_iterations=0",
+              # the trusted exploitability on one coarse grid, few chains (its own tests: test_twin_best_response.py)
+              "game.evaluator.exploitability.grids=[[13,9]]", "game.evaluator.exploitability.report_chains=512",
+              "game.evaluator.exploitability.evaluation_chains=256"]
 GAME_ARGS = {"equilibrium_pricing": ["game=equilibrium_pricing"],
              "continuous_pricing": ["game=continuous_pricing", *QUICK_TWIN]}
 

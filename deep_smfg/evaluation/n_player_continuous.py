@@ -108,11 +108,13 @@ def continuous_mean_field_values(game: ContinuousGame, follower: nn.Module, lead
 
 def evaluate_n_players_continuous(learner, n_players: list[int], games: int = 16, ghosts: int = 128,
                                   periods: int = 1000, best_response_iterations: int = 3000, seed: int = 0,
-                                  max_players: int | None = None) -> tuple[list[NPlayerRow], ContinuousMeanFieldValues]:
+                                  max_players: int | None = None, mean_field_chains: int = 16384,
+                                  ) -> tuple[list[NPlayerRow], ContinuousMeanFieldValues]:
     """One :class:`NPlayerRow` per ``n`` (no exact values: ``exact_*`` are NaN) and the mean-field values.
 
     Each ``n`` gets its own deviation, learned for ``best_response_iterations`` iterations among ``n`` players
-    (:func:`.n_player_deviation.learned_deviation`); the mean-field limit's, against ``m_bar``."""
+    (:func:`.n_player_deviation.learned_deviation`); the mean-field limit's, against ``m_bar`` (its values on
+    ``mean_field_chains`` chains)."""
     from ..learners.best_response import train_best_response
 
     game = learner.game
@@ -120,7 +122,7 @@ def evaluate_n_players_continuous(learner, n_players: list[int], games: int = 16
     follower, leader = agents.follower, agents.leader
     m_bar = induced_mean(game, follower, leader, agents.mean_field().detach(), seed=seed)
     mean_field_deviator = train_best_response(learner, m_bar, best_response_iterations, seed=seed + 12345).follower
-    limit = continuous_mean_field_values(game, follower, leader, mean_field_deviator, m_bar, seed=seed)
+    limit = continuous_mean_field_values(game, follower, leader, mean_field_deviator, m_bar, mean_field_chains, seed)
     pool = stationary_pool(game, follower, leader, m_bar, seed=seed + 1)
     rows = []
     for i, n in enumerate(n_players):
