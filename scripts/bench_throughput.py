@@ -1,15 +1,16 @@
 """AC-SMFG throughput: follower transitions per second, batched vs a plain per-sample loop.
 
     python scripts/bench_throughput.py [--game equilibrium_pricing] [--threads 1] [--seconds 3]
-                                       [--sizes 1 64 4096 65536] [--device cpu]
+                                       [--sizes 1 64 4096 65536] [--device cpu] [--models cells squashed_gaussian]
 
 "Transitions" counts the occupancy chain's follower transitions, N per iteration (the stationary
 chain's N steps come on top, uncounted). One iteration = one batched step of both chains through the
 TorchRL env and the four updates (one backward, four SGD steps), tabular modules, float32, no
 Lightning loop and no exact metrics. The per-sample loop performs the same tabular updates one
 sample at a time in plain Python/numpy (N = 1), as a hand-written implementation would.
-``--game continuous_pricing`` measures the main job's learner instead (squashed-Gaussian MLP policies,
-MLP critics, Gaussian mean field, Adam/SGD as in configs/algo/ac_smfg_continuous.yaml).
+``--game continuous_pricing`` measures the main job's learner instead (the cells follower, a squashed-Gaussian
+leader, MLP critics, Gaussian mean field, Adam/SGD as in configs/algo/ac_smfg_continuous.yaml); ``--models`` gives one
+column per ``model=NAME``.
 """
 
 from __future__ import annotations
@@ -27,17 +28,18 @@ from deep_smfg.games import ContinuousGame, make_game
 from deep_smfg.learners import ACSMFG
 
 
-def make_learner(game, n: int, device: str) -> ACSMFG:
+def make_learner(game, n: int, device: str, model: str | None = None) -> ACSMFG:
     """The train job's default learner for ``game`` (tabular and SGD on a finite game, the main job's on a
-    continuous one), with ``N = n`` chains."""
-    m = build_learner(compose_config("train", [f"game={game.name}", f"algo.n_envs={n}"]), game)
+    continuous one), with ``N = n`` chains (and ``model=<model>`` if given)."""
+    extra = [f"model={model}"] if model else []
+    m = build_learner(compose_config("train", [f"game={game.name}", f"algo.n_envs={n}", *extra]), game)
     m = m.to(device)
     m._device = torch.device(device)
     return m
 
 
-def batched_rate(game, n: int, seconds: float, device: str) -> float:
-    m = make_learner(game, n, device)
+def batched_rate(game, n: int, seconds: float, device: str, model: str | None = None) -> float:
+    m = make_learner(game, n, device, model)
     m.run_standalone(5)
     if device.startswith("cuda"):
         torch.cuda.synchronize()
@@ -99,15 +101,17 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=3.0)
     p.add_argument("--sizes", type=int, nargs="*", default=[1, 64, 4096, 65536])
     p.add_argument("--device", default="cpu")
+    p.add_argument("--models", nargs="*", default=[None], help="model=NAME per column (default: the game's own)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     game = make_game(args.game)
     print(f"{args.game}, torch {torch.__version__}, threads={torch.get_num_threads()}, device={args.device}")
     if isinstance(game, ContinuousGame):  # no hand-written loop of the neural updates to compare with
-        print("| N | transitions/s |")
-        print("| --- | --- |")
+        print("| N | " + " | ".join(f"transitions/s, model={m or 'default'}" for m in args.models) + " |")
+        print("| --- |" + " --- |" * len(args.models))
         for n in args.sizes:
-            print(f"| {n} | {batched_rate(game, n, args.seconds, args.device):,.0f} |")
+            rates = [batched_rate(game, n, args.seconds, args.device, m) for m in args.models]
+            print(f"| {n} | " + " | ".join(f"{r:,.0f}" for r in rates) + " |")
         return
     loop = per_sample_rate(game, args.seconds)
     print("| N | transitions/s | x per-sample loop |")

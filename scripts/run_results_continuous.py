@@ -41,6 +41,9 @@ TOLERANCES = [
     ("\\|J_l(MC) - Phi_twin(phi_k)\\|",
      lambda s: abs(s["final"]["leader_objective"] - s["final"]["twin_leader_objective"]), 0.25,
      "the Monte Carlo leader objective against the twin's exact objective of the same leader"),
+    ("exploitability", lambda s: s["exploitability"]["exploitability"], 0.02,
+     "the trusted measure: J_f(BR_twin) - J_f(pi_k) in the game at the induced mean field, BR_twin the twin's soft "
+     "best response on the finest grid (docs/ac_smfg.md, \"How far from equilibrium\")"),
     ("learned-BR exploitability", lambda s: s["learned_best_response"]["exploitability"], 0.05,
      "J_f(BR) - J_f(pi_k) at the induced mean field, BR trained 3000 iterations"),
 ]
@@ -55,22 +58,25 @@ COLUMNS = [
     ("mean_field_error", lambda s: s["final"]["mean_field_error"]),
     ("leader_schedule_error", lambda s: s["final"]["leader_schedule_error"]),
     ("gradient_alignment (start -> end)", None),
+    ("exploitability (trusted)", lambda s: s["exploitability"]["exploitability"]),
+    ("its error bar", lambda s: s["exploitability"]["error_bar"]),
     ("learned-BR exploitability", lambda s: s["learned_best_response"]["exploitability"]),
     ("twin exploitability", lambda s: s["final"]["twin_exploitability"]),
     ("seconds", lambda s: s["seconds"]),
 ]
 PER_SEED = [(name, fn) for name, fn in COLUMNS if name in (
-    "Phi_twin(phi_k)", "leader gap / gain", "price_error", "mean_field_error", "learned-BR exploitability",
-    "twin exploitability", "seconds")]
+    "Phi_twin(phi_k)", "leader gap / gain", "price_error", "mean_field_error", "exploitability (trusted)",
+    "its error bar", "learned-BR exploitability", "twin exploitability", "seconds")]
 BEGIN, END = "<!-- continuous results: begin -->", "<!-- continuous results: end -->"
 
 
-def run_one(seed: int, root: Path, algo: str | None = None) -> dict:
+def run_one(seed: int, root: Path, algo: str | None = None, model: str | None = None) -> dict:
     run_dir = root / f"seed{seed}"
     summary = run_dir / "summary.json"
-    if not summary.exists():
-        cmd = [sys.executable, "-m", "deep_smfg.cli", "train", *([f"algo={algo}"] if algo else []), f"seed={seed}",
-               "progress_bar=false", f"run_dir={run_dir}"]
+    if not summary.exists() or json.loads(summary.read_text()).get("status") != "completed":
+        cmd = [sys.executable, "-m", "deep_smfg.cli", "train", *([f"algo={algo}"] if algo else []),
+               *([f"model={model}"] if model else []), f"seed={seed}",
+               "progress_bar=false", f"run_dir={run_dir}", "overwrite=true"]  # an unfinished run starts again
         out = subprocess.run(cmd, capture_output=True, text=True)
         if out.returncode:
             raise RuntimeError(f"seed {seed} failed:\n{out.stderr[-2000:]}")
@@ -83,16 +89,18 @@ def main() -> None:
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--out", type=Path, default=Path("docs"))
     p.add_argument("--algo", default=None, help="algo=NAME instead of the main job's (default: the main job's)")
+    p.add_argument("--model", default=None, help="model=NAME too (the total-gradient leader needs squashed_gaussian)")
     p.add_argument("--gap-tolerance", type=float, default=0.15, help="bound on the relative leader gap")
     args = p.parse_args()
     root = Path("runs/results/continuous") / (args.algo or "")
     with ThreadPoolExecutor(args.jobs) as pool:
-        runs = list(pool.map(lambda s: run_one(s, root, args.algo), range(args.seeds)))
+        runs = list(pool.map(lambda s: run_one(s, root, args.algo, args.model), range(args.seeds)))
     s0 = runs[0]
     marker = "results" if args.algo is None else f"results, algo={args.algo}"
     begin, finish = BEGIN.replace("results", marker), END.replace("results", marker)
-    algo = "" if args.algo is None else f" algo={args.algo}"
-    flags = "" if args.algo is None else f" --algo {args.algo} --gap-tolerance {args.gap_tolerance:g}"
+    algo = ("" if args.algo is None else f" algo={args.algo}") + ("" if args.model is None else f" model={args.model}")
+    flags = ("" if args.algo is None else f" --algo {args.algo} --gap-tolerance {args.gap_tolerance:g}") + \
+        ("" if args.model is None else f" --model {args.model}")
     tolerances = [(n, f, args.gap_tolerance if n == "relative leader gap" else b, t) for n, f, b, t in TOLERANCES]
     title, what = ("the main job", "the README's main job") if args.algo is None else \
         (f"the main job with `algo={args.algo}`", f"the main job with `algo={args.algo}`")
