@@ -63,9 +63,11 @@ def continuous_modules(game: ContinuousGame, policy: str = "squashed_gaussian", 
         follower = GaussianPolicy(features(), game.action_space.dim, list(hidden), init_log_std)
         leader = GaussianPolicy(None, game.leader_action_space.dim, list(hidden), init_log_std, state_dependent=False)
     else:
-        follower = (CellPolicy(features(), *game.action_space.tensors(), list(hidden), cells) if policy == "cells"
-                    else SquashedGaussianPolicy(features(), *game.action_space.tensors(**f32), list(hidden),
-                                                init_log_std))
+        bounded_followers = {  # model.policy -> the follower on the action box
+            "squashed_gaussian": lambda: SquashedGaussianPolicy(features(), *game.action_space.tensors(**f32),
+                                                                list(hidden), init_log_std),
+            "cells": lambda: CellPolicy(features(), *game.action_space.tensors(), list(hidden), cells)}
+        follower = bounded_followers[policy]()
         leader = SquashedGaussianPolicy(features(), *game.leader_action_space.tensors(**f32), list(hidden),
                                         init_log_std)
     low, high = game.z_space.tensors(**f32)
