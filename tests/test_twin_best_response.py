@@ -81,6 +81,8 @@ def test_the_table_policy_draws_the_hat_mixture_of_its_neighbours_laws():
 @pytest.mark.parametrize("bad, message", [
     (dict(grids=[[1, 9]]), r"grids=\[\[1, 9\]\]: must be a non-empty list"),
     (dict(grids=[]), "grids=.*non-empty"),
+    (dict(grids=[25, 17]), r"grids=\[25, 17\]: must be a non-empty list of \[n_states, n_actions\] pairs"),
+    (dict(tolerance="abc"), "tolerance='abc': must be a number >= 0"),
     (dict(report_chains=0), "report_chains=0: must be an integer >= 2"),
     (dict(threshold=-1), "threshold=-1: must be a number >= 0"),
 ])
@@ -93,7 +95,9 @@ def test_a_bad_measure_setting_stops_train_before_anything_is_written(tmp_path, 
     from deep_smfg.cli import main
 
     run_dir = tmp_path / "run"
-    assert main(["train", "game.evaluator.exploitability.grids=[[1,3]]", "logger=none", "algo.iterations=10",
-                 f"run_dir={run_dir}"]) == 2
-    assert "game.evaluator.exploitability.grids=[[1, 3]]: must be a non-empty list" in capsys.readouterr().err
-    assert not run_dir.exists()
+    for bad, message in (("grids=[[1,3]]", "grids=[[1, 3]]: must be a non-empty list"),
+                         ("tolerance=abc", "tolerance='abc': must be a number >= 0")):
+        assert main(["train", f"game.evaluator.exploitability.{bad}", "logger=none", "algo.iterations=10",
+                     f"run_dir={run_dir}"]) == 2
+        assert f"game.evaluator.exploitability.{message}" in capsys.readouterr().err
+        assert not run_dir.exists()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from .. import exact
 from ..config import ConfigError
@@ -42,19 +42,23 @@ class ExploitabilityMeasure:
 
     def __post_init__(self) -> None:
         where = "game.evaluator.exploitability"
-        grids = tuple(tuple(g) for g in self.grids)
-        if not grids or any(len(g) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < 2 for v in g)
-                            for g in grids):
-            raise ConfigError(f"{where}.grids={list(map(list, grids))}: must be a non-empty list of [n_states, "
-                              f"n_actions] pairs of integers >= 2")
-        object.__setattr__(self, "grids", grids)
+
+        def integer(v, low: int) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+        grids = self.grids
+        if not (isinstance(grids, (list, tuple)) and grids and all(
+                isinstance(g, (list, tuple)) and len(g) == 2 and all(integer(v, 2) for v in g) for g in grids)):
+            raise ConfigError(f"{where}.grids={grids!r}: must be a non-empty list of [n_states, n_actions] pairs of "
+                              f"integers >= 2")
+        object.__setattr__(self, "grids", tuple(tuple(g) for g in grids))
         for key in ("n_leader", "n_quadrature", "report_chains", "evaluation_chains"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 2:
-                raise ConfigError(f"{where}.{key}={value!r}: must be an integer >= 2")
+            if not integer(getattr(self, key), 2):
+                raise ConfigError(f"{where}.{key}={getattr(self, key)!r}: must be an integer >= 2")
         for key in ("tolerance", "threshold"):
-            if not float(getattr(self, key)) >= 0:
-                raise ConfigError(f"{where}.{key}={getattr(self, key)!r}: must be a number >= 0")
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise ConfigError(f"{where}.{key}={value!r}: must be a number >= 0")
 
 
 class TwinEvaluator:
@@ -73,8 +77,8 @@ class TwinEvaluator:
         from .references import twin_reference
 
         grid = dict(n_states=n_states, n_actions=n_actions, n_leader=n_leader, n_quadrature=n_quadrature)
-        try:
-            measure = ExploitabilityMeasure(**(exploitability or {}))
+        try:  # plain lists and numbers from the config node
+            measure = ExploitabilityMeasure(**OmegaConf.to_container(OmegaConf.create(exploitability or {})))
         except TypeError as exc:
             raise ConfigError(f"game.evaluator.exploitability: {exc}") from exc
         return cls(twin_reference(game, cfg, grid), int(cfg.seed), int(cfg.algo.get("best_response_iterations", 0)),
