@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import Tensor, nn
 
-from ..exact.equilibrium import follower_mdp
+from ..exact.equilibrium import FollowerMDP, follower_mdp
 from ..exact.soft_bellman import soft_best_response
 from ..games.continuous import ContinuousGame, Twin, discretise
 from ..modules.cells import CellGrid
@@ -82,13 +82,20 @@ def mean_field_with_mean(z: Tensor, m: float) -> Tensor:
 
 
 @torch.no_grad()
+def twin_follower_problem(twin: Twin, leader: nn.Module, m: float) -> tuple[FollowerMDP, CellGrid]:
+    """Step 1 of the module docstring: the follower's MDP on the twin (``leader`` projected on its leader grid, a mean
+    field of mean ``m``) and the cells around its grid actions."""
+    p = next(leader.parameters())
+    phi = leader.cell_probs(twin.states.to(p), twin.leader_grids).double().cpu()
+    mdp = follower_mdp(twin.game, phi, mean_field_with_mean(twin.z_values[:, 0].double(), m))
+    return mdp, CellGrid.around(twin.action_grids)
+
+
+@torch.no_grad()
 def twin_soft_best_response(twin: Twin, leader: nn.Module, m: float) -> tuple[TwinSoftBestResponse, float]:
     """Steps 1-3 of the module docstring: the policy, and its value from ``rho`` on the twin (continuous entropy)."""
     game = twin.game
-    p = next(leader.parameters())
-    phi = leader.cell_probs(twin.states.to(p), twin.leader_grids).double().cpu()
-    mdp = follower_mdp(game, phi, mean_field_with_mean(twin.z_values[:, 0].double(), m))
-    cells = CellGrid.around(twin.action_grids)
+    mdp, cells = twin_follower_problem(twin, leader, m)
     best = soft_best_response(mdp.r_phi + game.tau * cells.log_volumes()[None, :], mdp.P_phi, game.gamma, game.tau)
     return TwinSoftBestResponse(best.pi, twin.states[:, 0], cells), float(game.rho_tensor(best.V) @ best.V)
 
