@@ -91,11 +91,15 @@ class TwinEvaluator:
         self.mu_warm: torch.Tensor | None = None
         self.twins: dict = {}  # the measure's discretised twins, by grid (made once)
 
-    def exploitability(self, learner, grids, n_chains: int) -> TwinBestResponseGain:
-        """The trusted measure of the follower's exploitability on ``grids`` (:mod:`.twin_best_response`)."""
+    def induced_mean(self, learner) -> torch.Tensor:
+        agents = learner.agents()
+        return induced_mean(learner.game, agents.follower, agents.leader, agents.mean_field().detach(), seed=self.seed)
+
+    def exploitability(self, learner, grids, n_chains: int, m_bar: torch.Tensor | None = None) -> TwinBestResponseGain:
+        """The trusted measure of the follower's exploitability on ``grids`` (:mod:`.twin_best_response`), at the
+        induced mean ``m_bar`` (computed when not given)."""
         agents, m = learner.agents(), self.measure
-        m_bar = induced_mean(learner.game, agents.follower, agents.leader, agents.mean_field().detach(),
-                             seed=self.seed)
+        m_bar = self.induced_mean(learner) if m_bar is None else m_bar
         return twin_best_response_gain(learner.game, agents.follower, agents.leader, m_bar, list(grids), m.n_leader,
                                        m.n_quadrature, n_chains, self.seed + 7, m.tolerance, self.twins)
 
@@ -116,8 +120,9 @@ class TwinEvaluator:
         game, ref = learner.game, self.reference
         write_history(history, game.name, run_dir)
         final = final_metrics(self, learner, history)
-        expl = report_estimate(learner, self.best_response_iterations)
-        trusted = self.exploitability(learner, self.measure.grids, self.measure.report_chains)
+        m_bar = self.induced_mean(learner)  # the same for both estimates (the learned best response's seed is ours)
+        expl = report_estimate(learner, self.best_response_iterations, m_bar)
+        trusted = self.exploitability(learner, self.measure.grids, self.measure.report_chains, m_bar)
         plots = run_dir / "plots"
         plots.mkdir(exist_ok=True)
         self._plot_policies_and_density(learner, ref, run_dir)
