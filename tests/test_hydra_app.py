@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -63,27 +62,35 @@ def test_a_missing_plugin_says_how_to_install_it(capsys, monkeypatch):
     assert "pip install 'deep_smfg[cluster]'" in capsys.readouterr().err
 
 
-def sweep_seconds(args: list[str]) -> float:
-    t0 = time.perf_counter()
-    assert cli.main(args) == 0
-    return time.perf_counter() - t0
+def training_intervals(sweep: Path) -> list[tuple[float, float]]:
+    """Each job's training as a wall-clock interval: summary.json is written when it ends, and records how many
+    seconds it trained."""
+    intervals = []
+    for row in rows(sweep / "sweep.csv"):
+        summary = Path(row["run_dir"]) / "summary.json"
+        end = summary.stat().st_mtime
+        intervals.append((end - json.loads(summary.read_text())["seconds"], end))
+    return intervals
+
+
+def most_at_once(intervals: list[tuple[float, float]]) -> int:
+    """The largest number of intervals that hold one same instant."""
+    return max(sum(start <= t < end for start, end in intervals) for t, _ in intervals)
 
 
 def test_joblib_runs_four_jobs_on_two_workers_in_parallel(tmp_path, capsys):
-    """4 jobs of about 4 s: the basic launcher runs them one after another in this process, joblib on 2 worker
-    processes; wall time ratio <= 0.7 (the sweep's own work, about 2.5 s with joblib, is paid once: shorter jobs
-    give higher ratios, 0.57-0.74 at 400 iterations on this machine). Both start warm: a first joblib sweep has
-    started the 2 workers (joblib keeps them for the next sweep; a cold start adds one import of the package per
-    worker, about 6 s here: docs/cluster.md) and put the reference Phi* in runs/.cache."""
+    """4 jobs of about 3 s: the basic launcher runs them one after another in this process, joblib on 2 worker
+    processes, so that two of them train at the same instant. The check reads the jobs' own training intervals,
+    not the sweep's wall time, which depends on what else the machine runs (a wall-time ratio failed a loaded CI
+    run at 0.70 where a quiet machine gives 0.51-0.58); scripts/bench_launchers.py times the launchers
+    (docs/cluster.md)."""
     job = ["game=congestion_toll", "algo.iterations=1000", "algo.checkpoint_every=500", "algo.eval_every=500",
            "reference.n_starts=1", "logger=none", "progress_bar=false"]
     joblib = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
-    assert cli.main(["train", "-m", *job, "algo.iterations=20", "algo.checkpoint_every=10", "algo.eval_every=10",
-                     "seed=7,8", *joblib, "sweep_dir=start_workers"]) == 0
-    parallel = sweep_seconds(["train", "-m", *job, "seed=0,1,2,3", *joblib, "sweep_dir=joblib"])
-    serial = sweep_seconds(["train", "-m", *job, "seed=0,1,2,3", "sweep_dir=basic"])
-    print(f"basic {serial:.1f} s, joblib {parallel:.1f} s, ratio {parallel / serial:.2f}")
-    assert parallel / serial <= 0.7
+    assert cli.main(["train", "-m", *job, "seed=0,1,2,3", *joblib, "sweep_dir=joblib"]) == 0
+    assert cli.main(["train", "-m", *job, "seed=0,1,2,3", "sweep_dir=basic"]) == 0
+    assert most_at_once(training_intervals(tmp_path / "joblib")) == 2
+    assert most_at_once(training_intervals(tmp_path / "basic")) == 1
     for launcher in ("joblib", "basic"):  # the same 4 jobs, the same results
         table = rows(tmp_path / launcher / "sweep.csv")
         assert [(r["seed"], r["status"]) for r in table] == [(str(s), "ok") for s in range(4)]
