@@ -40,7 +40,7 @@ def game_of(cfg: DictConfig):
 
 
 # Keys of an ``algo`` node that the train job reads (the rest are the learner class's arguments).
-RUN_KEYS = ("_target_", "iterations", "checkpoint_every", "eval_every", "best_response_iterations")
+RUN_KEYS = ("_target_", "iterations", "checkpoint_every", "eval_every", "best_response_iterations", "stop")
 
 
 def build_learner(cfg: DictConfig, game):

@@ -23,8 +23,8 @@ from .checkpoints import newest_checkpoint, read_checkpoint
 from .config import ConfigError
 from .schema import flatten
 
-MAY_CHANGE = ("algo.iterations", "algo.eval_every", "algo.best_response_iterations", "algo.log_every", "logger.*",
-              "progress_bar", "threads", "run_dir", "sweep_dir", "resume", "overwrite", "optimized_metric",
+MAY_CHANGE = ("algo.iterations", "algo.eval_every", "algo.stop.*", "algo.best_response_iterations", "algo.log_every",
+              "logger.*", "progress_bar", "threads", "run_dir", "sweep_dir", "resume", "overwrite", "optimized_metric",
               "trainer.max_time*", "trainer.profiler*", "trainer.callbacks*")  # the trainer's: not the learning
 
 

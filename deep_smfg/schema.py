@@ -125,6 +125,7 @@ TRAIN: dict[str, Spec] = {
     # the train job's keys of every algo
     "algo._target_": Spec(str, required=True), "algo.iterations": Int(1), "algo.checkpoint_every": Int(1),
     "algo.eval_every": Int(0), "algo.best_response_iterations": Int(0),
+    "algo.stop.plateau": BOOL, "algo.stop.window": Int(1), "algo.stop.relative": Num(0), "algo.stop.targets.*": Num(),
     # what the learners share (deep_smfg/learners/base.py)
     "algo.n_envs": Int(1), "algo.iterations_per_step": Int(1), "algo.log_every": Int(1),
     "algo.optimizer": Spec("sgd_or_adam"), "algo.occupancy_restart": BOOL, "algo.reward_centering": BOOL,

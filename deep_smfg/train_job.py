@@ -35,7 +35,7 @@ from . import quiet
 from .checkpoints import RunCheckpoint, set_aside_after
 from .config import ConfigError, RunEnded, build_learner, dtype_of, game_of
 from .distributed import join_launched_ranks, launched_environment, process_group_for_this_fit, ranks_rerun_the_cli
-from .evaluation import EvaluationCallback, make_evaluator
+from .evaluation import EvaluationCallback, evaluator_options, make_evaluator
 from .evaluation.callbacks import regressions
 from .exact import SOLVER_FAILURES
 from .learners import DivergenceError
@@ -45,6 +45,7 @@ from .resume import ResumePlan, plan_resume
 from .run_claim import claimed_run_dir, recording_outcome
 from .run_folder import read_parts, record_part, write_config, write_summary
 from .signals import Signals, StopOnSignal
+from .stopping import StopRule, stop_rule
 from .tracking import finish_tracking, tracking_callbacks
 
 ENV_RUN_DIR = "DEEP_SMFG_RUN_DIR"
@@ -66,7 +67,15 @@ def _checked(cfg: DictConfig):
     if cfg.resume == "last" and not cfg.run_dir:
         raise ConfigError("resume=last needs run_dir=<the interrupted run's folder>")
     _check_trainer(cfg.trainer)
+    checked_stop_rule(cfg, game)
     return game, build_learner(cfg, game)
+
+
+def checked_stop_rule(cfg: DictConfig, game) -> StopRule:
+    """``algo.stop`` against the metrics of the game's evaluator (deep_smfg/stopping.py)."""
+    evaluator, _ = evaluator_options(game, cfg)
+    return stop_rule(OmegaConf.to_container(cfg.algo.stop, resolve=True), int(cfg.algo.eval_every), evaluator.better,
+                     evaluator.watch)
 
 
 # what the train job sets on the Trainer itself: a trainer config may not (its callbacks are added to the job's)
@@ -188,6 +197,16 @@ def run_ddp_child() -> int:
     return 0
 
 
+def why_it_stopped(evaluation: EvaluationCallback, iteration: int, iterations: int) -> dict:
+    """summary.json's ``stop``: the stop rule's reason (``targets``, ``plateau``), ``iterations`` (the cap) or
+    ``max_time`` (the trainer's clock), with the iteration and the cap ``of``."""
+    if evaluation.stopped is not None:
+        out = dict(evaluation.stopped)
+    else:
+        out = {"reason": "iterations" if iteration >= iterations else "max_time", "iteration": iteration}
+    return {**out, "of": iterations}
+
+
 def _path_or_none(value: str | None) -> Path | None:
     return Path(value) if value else None
 
@@ -199,7 +218,7 @@ def _fit(cfg: DictConfig, learner, evaluator, run_dir: Path, plan: ResumePlan | 
     steps_per_epoch = algo.checkpoint_every // algo.iterations_per_step
     learner.max_iterations = int(algo.iterations)
     checkpoint = RunCheckpoint(run_dir / "checkpoints", OmegaConf.to_container(cfg, resolve=True))
-    evaluation = EvaluationCallback(evaluator, int(algo.eval_every))
+    evaluation = EvaluationCallback(evaluator, int(algo.eval_every), stop=checked_stop_rule(cfg, learner.game))
     bar = [IterationProgressBar(evaluation, int(algo.iterations), learner.game.name)] if cfg.progress_bar else []
     loggers = make_loggers(cfg, run_dir, plan.logged_steps if plan is not None else None)
     trainer = make_trainer(
@@ -236,7 +255,8 @@ def _fit(cfg: DictConfig, learner, evaluator, run_dir: Path, plan: ResumePlan | 
                        f"{str(exc).splitlines()[0]}): the learned policies have likely diverged; "
                        f"{learner.last_checkpoint_note()}", "diverged", 1) from exc
     summary["warnings"] = summary.get("warnings", []) + regressions(evaluation.history, evaluator.watch)
-    if int(learner.iteration) < int(algo.iterations):  # the trainer's max_time ended the fit
+    summary["stop"] = why_it_stopped(evaluation, int(learner.iteration), int(algo.iterations))
+    if summary["stop"]["reason"] == "max_time":
         summary["warnings"].append(f"the run stopped at iteration {int(learner.iteration)} of {int(algo.iterations)}: "
                                    f"trainer.max_time={cfg.trainer.get('max_time')} ran out")
     summary["run_dir"] = str(run_dir)

@@ -38,6 +38,14 @@ BAD = [
     (T + ["dtype=float16"], "dtype='float16'"),
     (T + ["progress_bar=maybe"], "progress_bar='maybe': must be true or false"),
     (T + ["reference.n_starts=0"], "reference.n_starts=0: must be an integer >= 1"),
+    # the stop rule (deep_smfg/stopping.py): its keys, and the targets against the evaluator's metrics
+    (T + ["algo.stop.window=0"], "algo.stop.window=0: must be an integer >= 1"),
+    (T + ["algo.stop.relative=-1"], "algo.stop.relative=-1"),
+    (T + ["algo.stop.plateau=sometimes"], "algo.stop.plateau='sometimes'"),
+    (T + ["+algo.stop.targets.nope=0.1"], "algo.stop.targets.nope: this game's evaluator has no such metric"),
+    (T + ["+algo.stop.targets.leader_gap=abc"], "algo.stop.targets.leader_gap='abc': must be a number"),
+    (T + ["+algo.stop.targets.leader_gap=0.01", "algo.eval_every=0"], "algo.stop reads the run's evaluations"),
+    (T + ["+algo.stop.patience=3"], "algo.stop.patience: unknown key (algo.stop's keys: plateau, window"),
     # step sizes c / (k + 1 + k0)^p
     (T + ["algo.step_sizes.leader.c=-1"], "algo.step_sizes.leader.c=-1: must be a number > 0"),
     (T + ["algo.step_sizes.leader.c=0"], "algo.step_sizes.leader.c=0"),

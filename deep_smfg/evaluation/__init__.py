@@ -15,17 +15,22 @@ from ..config import ConfigError, locate
 from .callbacks import EvaluationCallback, Evaluator
 
 
-def make_evaluator(game, cfg: DictConfig) -> Evaluator:
-    """The evaluator ``cfg.game.evaluator`` names, or the generic one of ``game``'s kind, with its reference answer
-    (cached in ``runs/.cache``)."""
+def evaluator_options(game, cfg: DictConfig) -> tuple[type[Evaluator], dict]:
+    """The evaluator class ``cfg.game.evaluator`` names (or the generic one of ``game``'s kind) and its options."""
     node = OmegaConf.select(cfg, "game.evaluator")
     options = OmegaConf.to_container(node, resolve=True) if node is not None else {}
     target = options.pop("_target_", None) or game.GENERIC_EVALUATOR
-    cls = locate(target, "game.evaluator._target_")
+    return locate(target, "game.evaluator._target_"), options
+
+
+def make_evaluator(game, cfg: DictConfig) -> Evaluator:
+    """The evaluator ``cfg.game.evaluator`` names, or the generic one of ``game``'s kind, with its reference answer
+    (cached in ``runs/.cache``)."""
+    cls, options = evaluator_options(game, cfg)
     try:
         return cls.for_run(game, cfg, **options)
     except TypeError as exc:
-        raise ConfigError(f"game.evaluator={target} with options {options}: {exc}") from exc
+        raise ConfigError(f"game.evaluator={cls.__module__}.{cls.__qualname__} with options {options}: {exc}") from exc
 
 
-__all__ = ["EvaluationCallback", "Evaluator", "make_evaluator"]
+__all__ = ["EvaluationCallback", "Evaluator", "evaluator_options", "make_evaluator"]

@@ -5,7 +5,8 @@ learner's current modules, records them with ``iteration``, ``samples`` and ``wa
 :attr:`EvaluationCallback.history` (saved in checkpoints), logs them under ``<prefix>/`` and shows the
 evaluator's short names on the progress bar (deep_smfg/progress.py reads the history). A run whose watched metrics
 end worse than they started is flagged: ``worse=1`` in the logs and a ``warning=... worse`` on the bar while it
-lasts, and in the summary's ``warnings``. An exact solver that
+lasts, and in the summary's ``warnings``. After each evaluation the run's stop rule (``algo.stop``,
+deep_smfg/stopping.py) may end the fit; :attr:`EvaluationCallback.stopped` says why and when. An exact solver that
 fails on the learned policies (:data:`~deep_smfg.exact.SOLVER_FAILURES`) ends the run as diverged.
 """
 
@@ -20,12 +21,14 @@ from omegaconf import DictConfig
 
 from ..exact import SOLVER_FAILURES
 from ..learners.base import DivergenceError
+from ..stopping import StopRule, stop_reason
 
 
 class Evaluator(Protocol):
     prefix: str  # logger namespace: "exact" or "estimated"
     progress: tuple[tuple[str, str], ...]  # (short name on the progress bar, metric)
     watch: dict[str, str]  # metric -> "lower" or "higher" (is better): a run that ends worse is flagged
+    better: dict[str, str]  # every metric with a direction (watch's included): what algo.stop.targets may name
 
     @classmethod
     def for_run(cls, game, cfg: DictConfig, **options) -> Evaluator:
@@ -68,9 +71,11 @@ def regressions(history: list[dict], watch: dict[str, str]) -> list[str]:
 
 
 class EvaluationCallback(Callback):
-    def __init__(self, evaluator: Evaluator, every: int, world: int = 1):
+    def __init__(self, evaluator: Evaluator, every: int, world: int = 1, stop: StopRule | None = None):
         self.evaluator, self.every, self.world = evaluator, every, world
+        self.stop = stop or StopRule()
         self.history: list[dict[str, float]] = []
+        self.stopped: dict | None = None  # the stop rule's reason, with the iteration, once it has ended the fit
         self._wall_offset, self._t0 = 0.0, None
 
     def wall_time(self) -> float:
@@ -106,15 +111,28 @@ class EvaluationCallback(Callback):
     def on_train_batch_end(self, trainer, learner, outputs, batch, batch_idx) -> None:
         if self.every and int(learner.iteration) % self.every == 0 and not self.is_current(learner):
             self.evaluate(learner)
+            self.maybe_stop(trainer, learner)
+
+    def maybe_stop(self, trainer, learner) -> None:
+        """End the fit after this step when the stop rule says so (on every rank when one says so)."""
+        if not self.stop.active or self.stopped is not None:
+            return
+        reason = stop_reason(self.stop, self.history, self.evaluator.better, self.evaluator.watch)
+        if trainer.strategy.reduce_boolean_decision(reason is not None, all=False):
+            self.stopped = {**(reason or {"reason": "another rank's stop rule"}), "iteration": int(learner.iteration),
+                            "wall_time": self.wall_time()}
+            trainer.should_stop = True
 
     def on_train_end(self, trainer, learner) -> None:
         if self.every and not self.is_current(learner):  # a last, short epoch
             self.evaluate(learner, log=False)
 
     def state_dict(self) -> dict:
-        return {"history": list(self.history), "wall_time": self.wall_time(), "evaluator": self.evaluator.state_dict()}
+        return {"history": list(self.history), "wall_time": self.wall_time(), "evaluator": self.evaluator.state_dict(),
+                "stopped": self.stopped}
 
     def load_state_dict(self, state: dict) -> None:
         self.history = list(state["history"])
         self._wall_offset = state["wall_time"]
+        self.stopped = None  # a resumed run goes on (to its algo.iterations) until its rule stops it again
         self.evaluator.load_state_dict(state["evaluator"])

@@ -40,6 +40,7 @@ class CrowdEvaluator:
     prefix = "estimated"
     progress = (("W2", "density_w2"), ("fit", "fit_w2"), ("theta", "theta"))
     watch = {"density_w2": "lower", "fit_w2": "lower"}
+    better = {**watch, "leader_objective": "higher"}
 
     @classmethod
     def for_run(cls, game: ContinuousGame, cfg: DictConfig, **grids) -> CrowdEvaluator:

@@ -31,6 +31,7 @@ class EstimatedEvaluator:
     prefix = "estimated"
     progress = (("mf_err", "mean_field_error"), ("J_L", "leader_objective"))
     watch = {"mean_field_error": "lower", "leader_objective": "higher"}
+    better = {**watch, "follower_return": "higher"}
 
     def __init__(self, game: ContinuousGame, seed: int, best_response_iterations: int = 0):
         self.game, self.seed, self.best_response_iterations = game, seed, best_response_iterations

@@ -24,6 +24,7 @@ class ExactEvaluator:
     prefix = "exact"
     progress = (("expl", "follower_exploitability"), ("mf_err", "mean_field_error"), ("Phi", "leader_objective"))
     watch = {"follower_exploitability": "lower", "mean_field_error": "lower", "leader_objective": "higher"}
+    better = {**watch, "leader_gap": "lower", "stackelberg_grad_norm": "lower", "partial_grad_norm": "lower"}
 
     @classmethod
     def for_run(cls, game: FiniteGame, cfg: DictConfig) -> ExactEvaluator:

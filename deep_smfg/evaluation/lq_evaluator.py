@@ -23,6 +23,8 @@ class LQEvaluator:
     progress = (("m_err", "mean_error"), ("S_err", "cov_error"), ("expl_rel", "relative_exploitability"),
                 ("theta", "theta_1"))
     watch = {"mean_error": "lower", "cov_error": "lower", "relative_exploitability": "lower"}
+    better = {**watch, "theta_error": "lower", "leader_objective": "higher", "leader_gap": "lower",
+              "exploitability": "lower", "gain_error": "lower", "offset_error": "lower", "policy_cov_error": "lower"}
 
     @classmethod
     def for_run(cls, game: LinearQuadraticGame, cfg: DictConfig, **options) -> LQEvaluator:

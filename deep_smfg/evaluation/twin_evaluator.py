@@ -66,6 +66,8 @@ class TwinEvaluator:
     progress = (("price", "price"), ("expl", "exploitability"), ("mf_err", "mean_field_error"),
                 ("Phi_twin", "twin_leader_objective"))
     watch = {"exploitability": "lower", "mean_field_error": "lower", "twin_leader_objective": "higher"}
+    better = {**watch, "leader_gap": "lower", "price_error": "lower", "density_w2": "lower",
+              "leader_schedule_error": "lower", "twin_exploitability": "lower", "leader_objective": "higher"}
 
     @classmethod
     def for_run(cls, game, cfg: DictConfig, n_states: int = 13, n_actions: int = 9, n_leader: int = 9,
