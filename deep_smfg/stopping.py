@@ -5,17 +5,20 @@ ends the run when
 
 * **targets**: every metric named in ``algo.stop.targets`` has reached its value (``<=`` for a metric where lower
   is better, ``>=`` where higher is; the evaluator declares which in ``Evaluator.better``), or
-* **plateau** (``algo.stop.plateau=true``): every metric the evaluator watches has stopped improving. With
-  ``best_before`` the best value before the last ``window`` evaluations, ``best_recent`` the best of those, and
-  ``spread`` their range (max - min), a metric has plateaued when
+* **plateau** (``algo.stop.plateau=true``): every metric the evaluator watches has stopped improving. Write the
+  metric so that lower is better; over its last ``window`` evaluations fit a least-squares line, and let ``noise``
+  be the range of the residuals about it. With ``best_before`` its best value before those evaluations, the metric
+  has plateaued when both
 
-      best_before - best_recent <= max(spread, relative * |best_before|)   (the mirror image where higher is better)
+      best_before - min(last window)      <= allowance   (no new best beyond the noise)
+      -slope * (window - 1)               <= allowance   (no descent across the window beyond the noise)
+      allowance = max(noise, relative * |best_before|)   (relative: only where lower is better)
 
-  that is, when the last evaluations moved its best by no more than they scatter among themselves (a metric still
-  on its way down moves by more than its window's range: the range is then the way down itself), or by no more
-  than ``relative`` of its size. The second term serves the metrics whose ideal is 0 (exploitability, gaps,
-  errors: their value is their scale) and is left out where higher is better (an objective has no natural zero,
-  so its size says nothing). No constant is in a metric's own units: a new game needs no preset.
+  A metric on its way down has a fitted descent larger than its scatter about the line, so it goes on; noise
+  around a level has neither a new best nor a descent beyond its own scatter, so it stops. The relative term
+  serves the metrics whose ideal is 0 (exploitability, gaps, errors: their value is their scale) and is left out
+  where higher is better (an objective has no natural zero). No constant is in a metric's own units: a new game
+  needs no preset.
 
 ``algo.iterations`` stays the cap. :func:`stop_reason` is the whole rule; :class:`StopRule` is its config.
 """
@@ -78,9 +81,22 @@ def plateaued(values: list[float], better: str, window: int, relative: float) ->
         return False
     losses = [SIGN[better] * v for v in values]  # lower is better
     recent = losses[-window:]
-    best_before, best_recent = min(losses[:-window]), min(recent)
-    size = relative * abs(best_before) if better == "lower" else 0.0
-    return best_before - best_recent <= max(max(recent) - best_recent, size)
+    best_before = min(losses[:-window])
+    slope, residuals = line_fit(recent)
+    noise = max(residuals) - min(residuals)
+    allowance = max(noise, relative * abs(best_before) if better == "lower" else 0.0)
+    new_best = best_before - min(recent)
+    trend = -slope * (window - 1)  # the fitted line's descent across the window
+    return new_best <= allowance and trend <= allowance
+
+
+def line_fit(y: list[float]) -> tuple[float, list[float]]:
+    """The least-squares slope of ``y`` against ``0, 1, ...`` and the residuals about the line."""
+    n = len(y)
+    x_mean, y_mean = (n - 1) / 2, sum(y) / n
+    sxx = sum((x - x_mean) ** 2 for x in range(n))
+    slope = sum((x - x_mean) * (v - y_mean) for x, v in enumerate(y)) / sxx if sxx else 0.0
+    return slope, [v - y_mean - slope * (x - x_mean) for x, v in enumerate(y)]
 
 
 def reached(value: float, target: float, better: str) -> bool:

@@ -35,6 +35,10 @@ def test_noise_around_a_level_is_a_plateau_and_a_new_low_by_more_than_the_scatte
     assert plateaued([1.0, 1.0, 1.0, 1.0, 1.0, 0.97, 0.97, 0.97, 0.97], "lower", 4, 0.05)  # 0.03 <= 5% of 1
     assert not plateaued([1.0, 1.0, 1.0, 1.0, 1.0, 1.03, 1.03, 1.03, 1.03], "higher", 4, 0.05)  # objectives: no size
     assert not plateaued([1.0, 0.5, 0.4, 0.3], "lower", 4, 1.0)  # fewer than window + 1 evaluations
+    # shop_positioning's sampled total leader, seed 0, every 1,000 iterations: an early best, a dip, then a climb
+    # whose window range (0.094) exceeds its new best (0.086); the climb's fitted trend (0.094) does not stop it
+    climb = [-4.7614, -3.7155, -3.8656, -3.8213, -3.745, -3.7235, -3.6867, -3.6763, -3.6292]
+    assert not plateaued(climb, "higher", 4, 0.05)
 
 
 def test_targets_and_plateau_need_every_metric():
