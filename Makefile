@@ -19,11 +19,13 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(BIN)/deep-smfg train $(ARGS)
 
+# the suite on TEST_WORKERS processes (pytest-xdist): 2 = the CI machine's cores; TEST_WORKERS=0 runs it in this one
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) $(ARGS)
 
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -q -m slow $(ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m slow $(ARGS)
 
 # pyflakes, pycodestyle, isort and bugbear rules (pyproject.toml)
 lint: $(STAMP)
