@@ -31,19 +31,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from run_results import CONFIGS, ITERATIONS  # noqa: E402  (the finite configurations of docs/results.md)
 
 from deep_smfg.evaluation.exact_evaluator import ExactEvaluator  # noqa: E402
 from deep_smfg.evaluation.twin_evaluator import TwinEvaluator  # noqa: E402
 from deep_smfg.stopping import StopRule, stop_reason  # noqa: E402
 
-FINITE = {
-    "pricing_stake": ["game=equilibrium_pricing", "game.leader=stake"],
-    "pricing_incentive": ["game=equilibrium_pricing", "game.leader=incentive"],
-    "shop_positioning": ["game=shop_positioning"],
-    "market_sell_skew": ["game=market_entrance", "game.leader=sell_skew"],
-    "market_balanced": ["game=market_entrance", "game.leader=balanced"],
-    "congestion_toll": ["game=congestion_toll"],
-}
+FINITE = {name: args for name, args in CONFIGS.items() if name not in ITERATIONS}  # the six, default iterations
 LEADERS = {"partial": ["algo=ac_smfg"], "total_sampled": ["algo=ac_smfg_total"]}
 MAIN_GAP = 0.221  # the twin's leader gap at its plateau (module docstring)
 
