@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
-from .config import ConfigError
+from .config import ConfigError, RunEnded
 
 SIGN = {"lower": 1.0, "higher": -1.0}  # x * SIGN: lower is better for every metric
 
@@ -109,6 +109,11 @@ def stop_reason(rule: StopRule, history: list[dict], better: Mapping[str, str],
     if not history:
         return None
     last = history[-1]
+    missing = sorted(set(rule.targets) - set(last))
+    if missing:  # declared in Evaluator.better, not reported for this game (e.g. price_error without a market)
+        reported = ", ".join(sorted(k for k in last if k in better))
+        raise RunEnded(f"algo.stop.targets.{missing[0]}: the evaluator reported no {missing[0]} at iteration "
+                       f"{last.get('iteration', '?')}; it reported {reported}", "failed", 1)
     if rule.targets and all(reached(float(last[m]), t, better[m]) for m, t in rule.targets.items()):
         return {"reason": "targets", "targets": dict(rule.targets),
                 "values": {m: float(last[m]) for m in rule.targets}}

@@ -11,6 +11,7 @@ import torch
 
 from deep_smfg import cli
 from deep_smfg.checkpoints import newest_checkpoint
+from deep_smfg.config import RunEnded
 from deep_smfg.stopping import StopRule, plateaued, stop_reason
 
 
@@ -51,6 +52,8 @@ def test_targets_and_plateau_need_every_metric():
     flat = [{"a": 0.2, "b": 3.0}] * 6
     assert stop_reason(StopRule(plateau=True), flat, watch, watch)["reason"] == "plateau"
     assert stop_reason(StopRule(), flat, watch, watch) is None  # off by default in the rule itself
+    with pytest.raises(RunEnded, match="algo.stop.targets.c: the evaluator reported no c at iteration"):
+        stop_reason(StopRule(targets={"c": 1.0}), flat, {**watch, "c": "lower"}, watch)
 
 
 @pytest.fixture(autouse=True)
