@@ -69,6 +69,20 @@ def test_ddp_two_cpu_processes_end_with_identical_parameters(tmp_path, game):  #
     assert json.loads((run / "summary.json").read_text())["samples"] == 60 * 64 * 2
 
 
+def test_the_stop_rule_stops_every_ddp_rank_at_one_iteration(tmp_path):
+    """A leader-gap target of 1 (the gap starts near 0.01) is met at the first evaluation after iteration 0, on both
+    ranks: both stop there, with identical parameters, and the summary says why (deep_smfg/stopping.py)."""
+    run = tmp_path / "ddp"
+    deep_smfg(["train", "game=congestion_toll", "trainer=ddp_cpu", "algo.iterations=600", "algo.checkpoint_every=200",
+               "algo.eval_every=100", "+algo.stop.targets.leader_gap=1.0", "logger=none", "progress_bar=false",
+               "reference.n_starts=1", f"run_dir={run}"], tmp_path)
+    a, b = (torch.load(run / f"final_params_rank{r}.pt") for r in (0, 1))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["stop"]["reason"] == "targets" and summary["stop"]["iteration"] == 100
+    assert summary["samples"] == 100 * 64 * 2
+
+
 def test_a_ddp_job_runs_inside_a_sweep_launched_from_any_process(tmp_path, monkeypatch):
     """Lightning starts a DDP job's second rank by re-running the main module: here pytest's, in a joblib worker
     joblib's; the rank runs deep_smfg.cli instead, with the job rank 0 hands over (deep_smfg/distributed.py)."""
