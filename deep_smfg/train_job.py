@@ -259,6 +259,10 @@ def _fit(cfg: DictConfig, learner, evaluator, run_dir: Path, plan: ResumePlan | 
     if summary["stop"]["reason"] == "max_time":
         summary["warnings"].append(f"the run stopped at iteration {int(learner.iteration)} of {int(algo.iterations)}: "
                                    f"trainer.max_time={cfg.trainer.get('max_time')} ran out")
+    if evaluation.stopped is not None:
+        stop = summary["stop"]
+        print(f"stopped at iteration {stop['iteration']} of {stop['of']}: {stop['reason']} "
+              f"({', '.join(f'{k}={v:.4g}' for k, v in stop['values'].items())})", file=sys.stderr)
     summary["run_dir"] = str(run_dir)
     summary["parts"] = read_parts(run_dir)
     for warning in summary["warnings"]:

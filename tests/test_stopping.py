@@ -62,7 +62,7 @@ def _here(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
 
 
-def test_a_target_ends_the_run_at_that_evaluation_with_its_checkpoint(tmp_path):
+def test_a_target_ends_the_run_at_that_evaluation_with_its_checkpoint(tmp_path, capsys):
     """congestion_toll, 2,000 iterations as the cap: a leader-gap target of 1 (the gap starts near 0.011) is met at
     the first evaluation after iteration 0; the run stops there, says why in summary.json, and its last checkpoint
     holds that iteration."""
@@ -76,6 +76,7 @@ def test_a_target_ends_the_run_at_that_evaluation_with_its_checkpoint(tmp_path):
     assert summary["final"]["iteration"] == 100 and summary["final"]["leader_gap"] <= 1.0
     assert newest_checkpoint(tmp_path / "run" / "checkpoints").iteration == 100
     assert not any("stopped at iteration" in w for w in summary["warnings"])
+    assert "stopped at iteration 100 of 2000: targets (leader_gap=" in capsys.readouterr().err
 
 
 def test_a_run_without_a_rule_says_it_ran_to_its_cap(tmp_path):
