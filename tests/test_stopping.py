@@ -37,7 +37,8 @@ def test_noise_around_a_level_is_a_plateau_and_a_new_low_by_more_than_the_scatte
     assert not plateaued([1.0, 1.0, 1.0, 1.0, 1.0, 1.03, 1.03, 1.03, 1.03], "higher", 4, 0.05)  # objectives: no size
     assert not plateaued([1.0, 0.5, 0.4, 0.3], "lower", 4, 1.0)  # fewer than window + 1 evaluations
     # shop_positioning's sampled total leader, seed 0, every 1,000 iterations: an early best, a dip, then a climb
-    # whose window range (0.094) exceeds its new best (0.086); the climb's fitted trend (0.094) does not stop it
+    # whose window range (0.094) exceeds its new best (0.086); the climb's fitted descent (0.088, residuals' range
+    # 0.019) does not stop it
     climb = [-4.7614, -3.7155, -3.8656, -3.8213, -3.745, -3.7235, -3.6867, -3.6763, -3.6292]
     assert not plateaued(climb, "higher", 4, 0.05)
 
