@@ -262,7 +262,7 @@ def _fit(cfg: DictConfig, learner, evaluator, run_dir: Path, plan: ResumePlan | 
     if evaluation.stopped is not None:
         stop = summary["stop"]
         print(f"stopped at iteration {stop['iteration']} of {stop['of']}: {stop['reason']} "
-              f"({', '.join(f'{k}={v:.4g}' for k, v in stop['values'].items())})", file=sys.stderr)
+              f"({', '.join(f'{k}={v:.4g}' for k, v in stop.get('values', {}).items())})", file=sys.stderr)
     summary["run_dir"] = str(run_dir)
     summary["parts"] = read_parts(run_dir)
     for warning in summary["warnings"]:
