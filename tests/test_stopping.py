@@ -16,8 +16,8 @@ from deep_smfg.stopping import StopRule, plateaued, stop_reason
 
 
 def test_a_metric_on_its_way_down_has_not_plateaued():
-    """1/k, geometric and linear descents: every window moves the best by more than the window's own range, until
-    the relative term (5% of the metric's size) takes over for 1/k at k >= 80 evaluations (W/k <= 0.05). A metric
+    """1/k, geometric and linear descents: each window's fitted descent and new best exceed the residuals' range,
+    until the relative term (5% of the metric's size) takes over for 1/k at k >= 80 evaluations (W/k <= 0.05). A metric
     that only gets worse has nothing to wait for (its regression is flagged apart: evaluation/callbacks.py)."""
     assert not any(plateaued([1 / k for k in range(1, n)], "lower", 4, 0.05) for n in range(6, 80))
     assert plateaued([1 / k for k in range(1, 90)], "lower", 4, 0.05)
