@@ -65,6 +65,11 @@ class StopRule:
 def stop_rule(node: Mapping, eval_every: int, better: Mapping[str, str], watch: Mapping[str, str]) -> StopRule:
     """The rule of the config node ``algo.stop``, checked against the evaluator's metrics, or a :class:`ConfigError`."""
     keys = [f.name for f in fields(StopRule)]
+    if not isinstance(node, Mapping):
+        raise ConfigError(f"algo.stop={node!r}: must be a map with the keys {', '.join(keys)} (docs/stopping.md)")
+    if not isinstance(node.get("targets", {}), Mapping):
+        raise ConfigError(f"algo.stop.targets={node['targets']!r}: must be a map {{metric: value}}, e.g. "
+                          "+algo.stop.targets.leader_gap=0.01")
     unknown = sorted(set(node) - set(keys))
     if unknown:
         raise ConfigError(f"algo.stop.{unknown[0]}: unknown key (algo.stop's keys: {', '.join(keys)})")

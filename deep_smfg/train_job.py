@@ -74,8 +74,9 @@ def _checked(cfg: DictConfig):
 def checked_stop_rule(cfg: DictConfig, game) -> StopRule:
     """``algo.stop`` against the metrics of the game's evaluator (deep_smfg/stopping.py)."""
     evaluator, _ = evaluator_options(game, cfg)
-    return stop_rule(OmegaConf.to_container(cfg.algo.stop, resolve=True), int(cfg.algo.eval_every), evaluator.better,
-                     evaluator.watch)
+    node = cfg.algo.stop
+    return stop_rule(OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node,
+                     int(cfg.algo.eval_every), evaluator.better, evaluator.watch)
 
 
 # what the train job sets on the Trainer itself: a trainer config may not (its callbacks are added to the job's)

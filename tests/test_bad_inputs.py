@@ -45,6 +45,8 @@ BAD = [
     (T + ["+algo.stop.targets.nope=0.1"], "algo.stop.targets.nope: this game's evaluator has no such metric"),
     (T + ["+algo.stop.targets.leader_gap=abc"], "algo.stop.targets.leader_gap='abc': must be a number"),
     (T + ["+algo.stop.targets.leader_gap=0.01", "algo.eval_every=0"], "algo.stop reads the run's evaluations"),
+    (T + ["algo.stop=null"], "algo.stop=None: must be a map with the keys plateau, window"),
+    (T + ["algo.stop.targets=5"], "algo.stop.targets=5: must be a map {metric: value}"),
     (T + ["+algo.stop.patience=3"], "algo.stop.patience: unknown key (algo.stop's keys: plateau, window"),
     # step sizes c / (k + 1 + k0)^p
     (T + ["algo.step_sizes.leader.c=-1"], "algo.step_sizes.leader.c=-1: must be a number > 0"),
