@@ -18,8 +18,9 @@ SMFG_CONFIGS = [
     ("market_entrance", {"leader": "balanced"}),
     ("congestion_toll", {}),
 ]
-# ... plus the Nash game (|B| = 1).
-ALL_CONFIGS = SMFG_CONFIGS + [("four_rooms", {})]
+# ... plus the Nash game (|B| = 1) and two members of the random family (the second's transitions read mu).
+ALL_CONFIGS = SMFG_CONFIGS + [("four_rooms", {}), ("random_smfg", {}),
+                              ("random_smfg", {"seed": 1, "leader_channel": "both", "transition_coupling": 0.5})]
 
 
 def config_id(cfg) -> str:
@@ -95,11 +96,17 @@ def induced(game, pi: np.ndarray, phi: np.ndarray, P: np.ndarray) -> np.ndarray:
 def exploitability(game, pi: np.ndarray, phi: np.ndarray) -> float:
     """``max_pi' J_f(pi'; mu_bar) - J_f(pi; mu_bar)`` with ``mu_bar = Gamma(pi, phi)``.
 
-    Valid for games whose transition does not read ``mu`` (every built-in game).
+    Where the transition reads ``mu``, ``mu_bar = Gamma(pi, phi, mu_bar)`` is iterated to its fixed point (damped
+    by a half; the random family's kernel is a contraction there).
     """
-    assert not game.transition_depends_on_mu
-    P, *_ = game_arrays(game, phi, np.full(game.n_z, 1.0 / game.n_z))
-    mu_bar = induced(game, pi, phi, P)
+    mu_bar = np.full(game.n_z, 1.0 / game.n_z)
+    for _ in range(10_000):
+        P, *_ = game_arrays(game, phi, mu_bar)
+        new = induced(game, pi, phi, P)
+        if np.abs(new - mu_bar).sum() < 1e-14 or not game.transition_depends_on_mu:
+            mu_bar = new
+            break
+        mu_bar = 0.5 * (mu_bar + new)
     _, _, r_phi, P_phi = game_arrays(game, phi, mu_bar)
     v_pi = soft_policy_value(r_phi, P_phi, pi, game.gamma, game.tau)
     v_star, _, _ = soft_value_iteration(r_phi, P_phi, game.gamma, game.tau)

@@ -10,11 +10,13 @@ import torch
 from helpers import SMFG_CONFIGS, config_id, leader_value, np64
 
 from deep_smfg.exact import (
+    follower_mdp,
     gradient_alignment,
     leader_objective,
     leader_return,
     logit_gradient,
     reference_leader_optimum,
+    soft_best_response,
     solve_equilibrium,
     stackelberg_gradient,
 )
@@ -234,3 +236,30 @@ def test_pricing_prototype_partial_gradient_blindness(p_target, kappa, phi_unifo
         assert partial < total - 0.1
     else:
         assert abs(partial - total) < 0.01
+
+
+@pytest.mark.parametrize("cfg", [("pricing", None), ("random_smfg", dict(leader_channel="both", transition_coupling=0.5,
+                                                                          n_states=3))], ids=["pricing", "random"])
+def test_the_three_terms_match_finite_differences_with_the_population_frozen(cfg):
+    """``population_frozen`` is ``Phi`` with ``mu*`` held fixed and the followers' soft best response re-solved at
+    every perturbed leader; the three terms add up to the total (which, on a game whose transitions read ``mu``, is
+    checked against finite differences too)."""
+    game = make_game("equilibrium_pricing", leader="incentive") if cfg[1] is None else make_game(cfg[0], **cfg[1])
+    omega = random_logits(game, seed=2)
+    phi = torch.softmax(omega, -1)
+    grad = stackelberg_gradient(game, phi, tol=TOL)
+    mu = grad.equilibrium.mu.detach()
+
+    def frozen_population_objective(p: torch.Tensor) -> float:
+        mdp = follower_mdp(game, p, mu)
+        pi = soft_best_response(mdp.r_phi, mdp.P_phi, game.gamma, game.tau, tol=1e-14, max_iter=5000).pi
+        return float(leader_return(game, p, pi, mu))
+
+    fd = central_difference(frozen_population_objective, omega)
+    got = logit_gradient(phi, grad.population_frozen)
+    assert (fd - logit_gradient(phi, grad.partial)).norm() > 1e-3  # the followers' answer is not negligible here
+    assert rel_err(got, fd) < 1e-4, (got, fd)
+    terms = grad.terms()
+    torch.testing.assert_close(sum(terms.values()), grad.total, atol=1e-12, rtol=0)
+    fd_total = central_difference(lambda p: leader_objective(game, p, tol=TOL, mu0=mu), omega)
+    assert rel_err(logit_gradient(phi, grad.total), fd_total) < 1e-4

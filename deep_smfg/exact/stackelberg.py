@@ -63,6 +63,13 @@ class StackelbergGradient:
     total: Tensor  # dPhi/dphi, [S, B]
     partial: Tensor  # dJ_l/dphi with pi*, mu* frozen, [S, B]
     equilibrium: Equilibrium
+    population_frozen: Tensor  # dPhi/dphi with mu* frozen and the followers' best response free, [S, B]
+
+    def terms(self) -> dict[str, Tensor]:
+        """``total`` as the sum of its three terms (docs/stackelberg_gradient.md): ``partial``, the followers'
+        answer at the frozen population, and the population's answer."""
+        return {"partial": self.partial, "followers": self.population_frozen - self.partial,
+                "population": self.total - self.population_frozen}
 
 
 def stackelberg_gradient(game: FiniteGame, phi: Tensor, eq: Equilibrium | None = None,
@@ -80,14 +87,18 @@ def stackelberg_gradient(game: FiniteGame, phi: Tensor, eq: Equilibrium | None =
     dL_dx, dL_dphi = torch.autograd.grad(L, (x_, phi_))
     eye = torch.eye(x.shape[0], dtype=x.dtype, device=x.device)
     w = torch.linalg.solve((eye - jac).T, dL_dx)
+    n_s = game.n_states  # the same with mu frozen: the V block of the fixed point alone
+    w_V = torch.linalg.solve((eye[:n_s, :n_s] - jac[:n_s, :n_s]).T, dL_dx[:n_s])
     phi2 = phi.clone().requires_grad_(True)
     Hx, _, _ = _fixed_point_map(game, x, phi2)
-    (implicit,) = torch.autograd.grad(Hx, phi2, grad_outputs=w)
+    (implicit,) = torch.autograd.grad(Hx, phi2, grad_outputs=w, retain_graph=True)
+    (implicit_V,) = torch.autograd.grad(Hx[:n_s], phi2, grad_outputs=w_V)
     total = dL_dphi + implicit
 
     phi3 = phi.clone().requires_grad_(True)
     (partial,) = torch.autograd.grad(leader_return(game, phi3, eq.pi.detach(), eq.mu.detach()), phi3)
-    return StackelbergGradient(value=float(L.detach()), total=total, partial=partial, equilibrium=eq)
+    return StackelbergGradient(value=float(L.detach()), total=total, partial=partial, equilibrium=eq,
+                               population_frozen=dL_dphi + implicit_V)
 
 
 def logit_gradient(phi: Tensor, grad_phi: Tensor) -> Tensor:
