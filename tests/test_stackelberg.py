@@ -11,6 +11,7 @@ from helpers import SMFG_CONFIGS, config_id, leader_value, np64
 
 from deep_smfg.exact import (
     follower_mdp,
+    gamma_map,
     gradient_alignment,
     leader_objective,
     leader_return,
@@ -261,5 +262,15 @@ def test_the_three_terms_match_finite_differences_with_the_population_frozen(cfg
     assert rel_err(got, fd) < 1e-4, (got, fd)
     terms = grad.terms()
     torch.testing.assert_close(sum(terms.values()), grad.total, atol=1e-12, rtol=0)
+
+    # the population's answer is the adjoint times how the followers' stationary law moves with the leader, mu* held
+    def answered_law(p: torch.Tensor) -> torch.Tensor:
+        mdp = follower_mdp(game, p, mu)
+        pi = soft_best_response(mdp.r_phi, mdp.P_phi, game.gamma, game.tau, tol=1e-14, max_iter=5000).pi
+        return gamma_map(game, pi, p, mdp.P)
+
+    fd_population = central_difference(lambda p: float(grad.adjoint @ answered_law(p)), omega)
+    assert fd_population.norm() > 1e-3
+    assert rel_err(logit_gradient(phi, terms["population"]), fd_population) < 1e-4
     fd_total = central_difference(lambda p: leader_objective(game, p, tol=TOL, mu0=mu), omega)
     assert rel_err(logit_gradient(phi, grad.total), fd_total) < 1e-4

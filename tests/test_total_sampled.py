@@ -84,3 +84,40 @@ def test_total_sampled_is_refused_where_it_cannot_run_naming_what_works(tmp_path
     with pytest.raises(ValueError, match="occupancy_restart=false.*options that work there: partial, total_exact"):
         ACSMFG(make_game("congestion_toll"), step_sizes=FROZEN_LEADER, leader_gradient="total_sampled",
                occupancy_restart=False)
+
+
+def test_the_all_action_surrogate_has_the_score_estimators_expectation_and_no_noise_from_the_immediate_signal():
+    """``all_action`` integrates the leader's own draw out of the immediate signal: enumerated over ``b``, its gradient
+    has the score estimator's expectation. Where the rest of the signal does not depend on ``b`` and the signal is
+    centred given the state and action (a follower TD error at the soft best response: ``E_b[delta] = 0``), it has no
+    variance at all; the score estimator's is not 0."""
+    from deep_smfg.learners.leader_gradients.total_sampled import all_action
+    from deep_smfg.learners.leader_gradients.traces import score_term
+
+    gen = torch.Generator().manual_seed(0)
+    f64 = torch.float64
+    omega = torch.randn(1, 3, generator=gen, dtype=f64, requires_grad=True)
+    r_all, rest, weight = (torch.randn(1, 3, generator=gen, dtype=f64), torch.randn(1, 3, generator=gen, dtype=f64),
+                           torch.tensor([1.7], dtype=f64))
+
+    def gradients(rest_of: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
+        phi = torch.softmax(omega, -1)
+        by_b, score, probs = [], [], phi.detach()[0]
+        for b in range(3):
+            logp = torch.log(phi[0, b])[None]
+            delta = r_all[0, b][None] + rest_of[0, b][None]
+            (g1,) = torch.autograd.grad(all_action(phi, logp, weight, r_all, r_all[0, b][None], delta), omega,
+                                        retain_graph=True)
+            (g2,) = torch.autograd.grad(score_term(logp, weight * delta), omega, retain_graph=True)
+            by_b.append(g1)
+            score.append(g2)
+        return by_b, score, probs
+
+    by_b, score, p = gradients(rest)
+    mean = lambda gs: sum(pb * g for pb, g in zip(p, gs, strict=True))  # noqa: E731
+    torch.testing.assert_close(mean(by_b), mean(score), atol=1e-12, rtol=0)
+    assert mean(score).norm() > 0.1
+    centred = -(p * r_all[0]).sum()  # the same for every b, and E_b[delta] = 0
+    by_b, score, p = gradients(centred.expand(1, 3))
+    assert max(float((g - by_b[0]).norm()) for g in by_b) < 1e-12
+    assert max(float((g - score[0]).norm()) for g in score) > 0.1

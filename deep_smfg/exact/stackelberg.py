@@ -10,6 +10,12 @@ implicit function theorem gives
 
 ``dPhi/dphi = dL/dphi + w^T dH/dphi``,  where  ``(I - dH/dx)^T w = dL/dx``.
 
+Eliminating ``V`` from that linear system leaves ``(I - J)^T y = c`` for its ``mu`` block ``y``: ``J`` is how the
+followers' stationary law moves with ``mu`` (their best response answering it), ``c`` what ``mu`` is worth to ``L``
+with the same answer. ``y`` is the **adjoint** that ``total_sampled`` learns (up to ``1 - gamma`` and a constant), and
+the total splits into three terms: the partial one, the followers' answer at the frozen population (the ``V`` block
+alone), and the population's answer ``y^T dGamma~/dphi`` (:meth:`StackelbergGradient.terms`).
+
 The *partial* gradient (what AC-SMFG's leader follows) is ``dJ_l/dphi`` with ``pi`` and ``mu``
 frozen. Gradients are returned with respect to the policy table ``phi[s, b]``; for softmax logits
 ``omega`` use :func:`logit_gradient`: ``dPhi/domega_{sb} = phi_{sb}(G_{sb} - sum_b' phi_{sb'} G_{sb'})``.
@@ -64,6 +70,7 @@ class StackelbergGradient:
     partial: Tensor  # dJ_l/dphi with pi*, mu* frozen, [S, B]
     equilibrium: Equilibrium
     population_frozen: Tensor  # dPhi/dphi with mu* frozen and the followers' best response free, [S, B]
+    adjoint: Tensor  # y = (I - J)^{-T} c over Z: what a change of mu is worth to Phi with the followers answering it
 
     def terms(self) -> dict[str, Tensor]:
         """``total`` as the sum of its three terms (docs/stackelberg_gradient.md): ``partial``, the followers'
@@ -98,7 +105,7 @@ def stackelberg_gradient(game: FiniteGame, phi: Tensor, eq: Equilibrium | None =
     phi3 = phi.clone().requires_grad_(True)
     (partial,) = torch.autograd.grad(leader_return(game, phi3, eq.pi.detach(), eq.mu.detach()), phi3)
     return StackelbergGradient(value=float(L.detach()), total=total, partial=partial, equilibrium=eq,
-                               population_frozen=dL_dphi + implicit_V)
+                               population_frozen=dL_dphi + implicit_V, adjoint=w[n_s:].detach())
 
 
 def logit_gradient(phi: Tensor, grad_phi: Tensor) -> Tensor:

@@ -38,6 +38,18 @@ from .total_sampled_continuous import TotalSampledContinuous
 from .traces import GAMMA_Y, TracedLeaderGradient
 
 
+def all_action(phi: Tensor, logp: Tensor, weight: Tensor | float, r_all: Tensor, r_taken: Tensor,
+               delta: Tensor) -> Tensor:
+    """The surrogate of ``E[weight grad log phi(b|s) delta]`` with the part of ``delta`` known for every leader action,
+    ``r_all[:, b]`` (``r_taken`` at the action taken), summed over ``b`` exactly: its gradient is
+    ``weight (sum_b grad phi(b|s) r_all[b] + grad log phi(b|s) (delta - r_taken + sum_b phi(b|s) r_all[b]))``,
+    the same expectation with the leader's own draw of ``b`` integrated out of the immediate signal
+    (docs/stackelberg_gradient.md, "All-action immediate signals")."""
+    with torch.no_grad():
+        rest = delta - r_taken + (phi * r_all).sum(-1)
+    return -(weight * ((phi * r_all).sum(-1) + rest * logp)).mean()
+
+
 class TotalSampled(TracedLeaderGradient):
     def __init__(self, game, model: ModelSpec | None = None, occupancy_restart: bool = True) -> None:
         if not isinstance(game, FiniteGame):
@@ -79,11 +91,23 @@ class TotalSampled(TracedLeaderGradient):
             r_f_bar = r_f.detach()[t.s_bar, t.a_bar, t.b_bar]
             delta_f_bar = r_f_bar - tau * torch.log(pi[t.s_bar, t.a_bar]) + gamma * v_f[t.s_bar_next] - v_f[t.s_bar]
 
-        logp_l_bar = torch.log_softmax(agents.leader(t.s_bar), -1).gather(-1, t.b_bar[:, None]).squeeze(-1)
-        leader = (-((delta_l + self.e_occ * delta_f) * t.logp_l).mean()
-                  - ((delta_y + self.e_stat * delta_f_bar) * logp_l_bar).mean())
-        critic = (0.5 * ((q_l[t.s, t.a] - (t.r_l + gamma * t.v_l_next)) ** 2).mean()
-                  + 0.5 * ((q_y[t.s_bar, t.a_bar] - (pseudo + GAMMA_Y * v_y[t.s_bar_next])) ** 2).mean())
+        phi, phi_bar = torch.softmax(agents.leader(t.s), -1), torch.softmax(agents.leader(t.s_bar), -1)  # [N, B]
+        logp_l_bar = torch.log(phi_bar.gather(-1, t.b_bar[:, None]).squeeze(-1))
+        with torch.no_grad():  # every leader action's immediate signal at the samples (all-action parts, below)
+            r_f_all, r_l_all = r_f.detach()[t.s, t.a], r_l.detach()[t.s, t.a]
+            r_f_bar_all = r_f.detach()[t.s_bar, t.a_bar]
+            y_bar_all = game.g_tensor(y)[t.s_bar, t.a_bar] @ y  # E[y(z) | sbar, abar, b]
+        terms = self.leader_terms(
+            all_action(phi, t.logp_l, 1.0, r_l_all, r_l_all.gather(-1, t.b[:, None]).squeeze(-1), delta_l),
+            all_action(phi, t.logp_l, self.e_occ, r_f_all, r_f_all.gather(-1, t.b[:, None]).squeeze(-1), delta_f),
+            all_action(phi_bar, logp_l_bar, 1.0, y_bar_all, y[t.z_bar], delta_y)
+            + all_action(phi_bar, logp_l_bar, self.e_stat, r_f_bar_all, r_f_bar, delta_f_bar))
+        leader = sum(terms.values())
+        with torch.no_grad():  # the critics' targets with the leader's action integrated out of the immediate part
+            r_l_mean = (phi.detach() * r_l_all).sum(-1)
+            pseudo_mean = (phi_bar.detach() * y_bar_all).sum(-1) - eta
+        critic = (0.5 * ((q_l[t.s, t.a] - (r_l_mean + gamma * t.v_l_next)) ** 2).mean()
+                  + 0.5 * ((q_y[t.s_bar, t.a_bar] - (pseudo_mean + GAMMA_Y * v_y[t.s_bar_next])) ** 2).mean())
         return {"leader": leader, "critic": critic, "mean_field": 0.25 * ((self.y - y_target) ** 2).sum()}
 
 

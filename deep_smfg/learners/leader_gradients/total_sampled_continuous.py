@@ -37,7 +37,7 @@ from ...modules.critics import MLPActionCritic
 from ...modules.features import BoxFeatures
 from ...modules.policies import SquashedGaussianPolicy
 from ..kinds import ModelSpec, Transition
-from .traces import GAMMA_Y, TracedLeaderGradient
+from .traces import GAMMA_Y, TracedLeaderGradient, score_term
 
 QUADRATURE = 5  # Gauss-Hermite nodes per follower action dimension for E_pi Q(s, .)
 
@@ -112,8 +112,9 @@ class TotalSampledContinuous(TracedLeaderGradient):
             delta_f_bar = r_f_bar.detach() - tau * logp_f_bar + gamma * v_f_next - v_f
 
         logp_l_bar = agents.leader.log_prob(t.s_bar, t.u_l_bar)
-        leader = (-((delta_l + self.e_occ * delta_f) * t.logp_l).mean()
-                  - ((delta_y + self.e_stat * delta_f_bar) * logp_l_bar).mean())
+        terms = self.leader_terms(score_term(t.logp_l, delta_l), score_term(t.logp_l, self.e_occ * delta_f),
+                                  score_term(logp_l_bar, delta_y + self.e_stat * delta_f_bar))
+        leader = sum(terms.values())
         critic = (0.5 * ((q_l - (t.r_l + gamma * t.v_l_next)) ** 2).mean()
                   + 0.5 * ((q_y - (pseudo + GAMMA_Y * v_y_next)) ** 2).mean())
         return {"leader": leader, "critic": critic, "mean_field": 0.25 * ((self.y - y_target) ** 2).sum()}

@@ -18,6 +18,11 @@ from .base import LeaderGradient
 GAMMA_Y = 0.95  # discount of the pseudo-reward's value Q_y (its differential value as GAMMA_Y -> 1)
 
 
+def score_term(logp: Tensor, signal: Tensor) -> Tensor:
+    """The surrogate of ``E[signal grad log phi(b|s)]`` (``signal`` detached)."""
+    return -(signal * logp).mean()
+
+
 class TracedLeaderGradient(LeaderGradient):
     """A leader gradient that carries the traces ``e_occ``, ``e_stat`` (``None`` before the first step).
 
@@ -39,6 +44,12 @@ class TracedLeaderGradient(LeaderGradient):
         self.e_occ = self.keep * self.e_occ + a_l
         self.e_stat = gamma * self.e_stat + a_y
         self.keep = (~t.restart).to(a_l.dtype)
+
+    def leader_terms(self, partial: Tensor, followers: Tensor, population: Tensor) -> dict[str, Tensor]:
+        """The leader's loss as its three terms (docs/stackelberg_gradient.md), each a surrogate whose gradient in the
+        leader's parameters is minus that term's estimate: ``partial``, the followers' answer and the population's
+        answer. The loss is their sum; scripts/diagnose_total_sampled.py reads them one by one here."""
+        return {"partial": partial, "followers": followers, "population": population}
 
     def chain_state(self) -> dict[str, Tensor] | None:
         if self.e_occ is None:

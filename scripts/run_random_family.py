@@ -1,0 +1,104 @@
+"""The leaders on the random SMFG family (game=random_smfg; docs/results.md, "The random family").
+
+:func:`family` fixes 24 games before anything runs on them: sizes, how strongly the followers' rewards read ``mu``,
+the leader's channel, whether the transitions read ``mu`` (a third of them), and what the leader cares about, each
+knob cycling on its own period so that the knobs are not confounded. Every (game, learner seed, leader) runs the
+default config of its ``algo`` for 20,000 iterations (``--iterations``); a leader that refuses a game (``total_sampled``
+on transitions that read ``mu``) is a row that says so. The table reports the final leader gap as a share of the gain
+``Phi* - Phi(uniform)`` and the follower's exploitability, beside what the exact ascent from the uniform leader
+reaches (:func:`reference`: a game with a local optimum shows there).
+
+    python scripts/run_random_family.py --games 0-23 --seeds 0 1 2 --leaders partial total_sampled total_exact
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+SIZES = [(3, 2, 2), (4, 3, 3), (6, 3, 3), (8, 3, 2)]
+REWARD_COUPLING = [0.25, 1.0, 2.0]
+CHANNELS = ["rewards", "transitions", "both"]
+LEADERS = {"partial": ["algo=ac_smfg"], "total_sampled": ["algo=ac_smfg_total"],
+           "total_exact": ["algo=ac_smfg_total", "algo.leader_gradient=total_exact"]}
+
+
+def family(i: int) -> dict:
+    """Game ``i`` of the family (its knobs; ``game.seed = 100 + i``)."""
+    S, A, B = SIZES[i % 4]
+    return dict(seed=100 + i, n_states=S, n_actions=A, n_leader_actions=B, reward_coupling=REWARD_COUPLING[i % 3],
+                leader_channel=CHANNELS[(i // 3) % 3], transition_coupling=0.5 if (i + i // 3) % 3 == 2 else 0.0,
+                welfare_weight=0.5 if i % 2 else 0.0)
+
+
+def run(i: int, seed: int, leader: str, out: Path, iterations: int) -> dict:
+    run_dir = out / f"game{i:02d}_{leader}_seed{seed}"
+    summary = run_dir / "summary.json"
+    if not summary.exists():
+        knobs = [f"game.{k}={v}" for k, v in family(i).items()]
+        cmd = [sys.executable, "-m", "deep_smfg.cli", "train", "game=random_smfg", *knobs, *LEADERS[leader],
+               f"seed={seed}", f"algo.iterations={iterations}", "logger=csv", "progress_bar=false",
+               "overwrite=true", f"run_dir={run_dir}"]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            return {"game": i, "seed": seed, "leader": leader, "refused": done.stderr.strip().splitlines()[-1]}
+    d = json.loads(summary.read_text())
+    gain = d["phi_star"] - d["initial"]["leader_objective"]
+    return {"game": i, "seed": seed, "leader": leader, "gap_share": d["final"]["leader_gap"] / gain,
+            "exploitability": d["final"]["follower_exploitability"], "seconds": d["seconds"]}
+
+
+def reference(i: int, out: Path) -> dict:
+    """``Phi*`` of game ``i`` (the train job's multi-start reference) and what its first start, the exact ascent from
+    the uniform leader that every learner starts at, reaches: where that stops short, the game has a local optimum."""
+    path = out / f"reference_game{i:02d}.json"
+    if not path.exists():
+        from deep_smfg import exact
+        from deep_smfg.games import make_game
+
+        game = make_game("random_smfg", **family(i))
+        opt = exact.reference_leader_optimum(game)
+        uniform = exact.leader_objective(game, game.uniform_leader())
+        path.write_text(json.dumps({"phi_star": opt.value, "uniform": uniform, "starts": opt.start_values}))
+    d = json.loads(path.read_text())
+    return {**d, "from_uniform_share": (d["phi_star"] - d["starts"][0]) / (d["phi_star"] - d["uniform"])}
+
+
+def games(spec: str) -> list[int]:
+    lo, _, hi = spec.partition("-")
+    return list(range(int(lo), int(hi or lo) + 1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--games", default="0-23")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--leaders", nargs="+", default=list(LEADERS), choices=list(LEADERS))
+    parser.add_argument("--iterations", type=int, default=20000)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path("runs/random_family"))
+    args = parser.parse_args()
+    jobs = [(i, s, leader) for i in games(args.games) for s in args.seeds for leader in args.leaders]
+    args.out.mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(args.jobs) as pool:
+        rows = list(pool.map(lambda j: run(*j, args.out.resolve(), args.iterations), jobs))
+    refs = {i: reference(i, args.out) for i in games(args.games)}
+    (args.out / "rows.json").write_text(json.dumps(rows, indent=1))
+    print("| game | S, A, B | reward coupling | channel | transitions read mu | welfare | exact ascent from uniform: "
+          "gap / gain | leader | seed | gap / gain | exploitability |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        k = family(r["game"])
+        head = (f"| {r['game']} | {k['n_states']}, {k['n_actions']}, {k['n_leader_actions']} | "
+                f"{k['reward_coupling']} | {k['leader_channel']} | {'yes' if k['transition_coupling'] else 'no'} | "
+                f"{k['welfare_weight']} | "
+                f"{refs[r['game']]['from_uniform_share']:.4f} | {r['leader']} | {r['seed']} |")
+        print(head + (" refused | |" if "refused" in r else f" {r['gap_share']:.4f} | {r['exploitability']:.4f} |"))
+
+
+if __name__ == "__main__":
+    main()
