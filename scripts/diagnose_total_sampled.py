@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import textwrap
 
 import torch
 
@@ -182,7 +183,7 @@ def plot(paths: list[str], out: str) -> None:
             axes[0, col].plot(k, [r["cosine"] for r in rows], marker="o", label=name)
             axes[1, col].plot(k, [r["error"] for r in rows], marker="o", label=name)
         gaps = {r["iteration"]: r["gap_share"] for r in d["rows"]}
-        axes[0, col].set_title(" ".join(d["overrides"]) + "\ngap / gain: " +
+        axes[0, col].set_title(textwrap.fill(" ".join(d["overrides"]), 60) + "\ngap / gain: " +
                                ", ".join(f"{g:.2f}" for g in gaps.values()), fontsize=9)
         axes[0, col].set_ylabel("cosine with the exact term")
         axes[1, col].set_ylabel("error / norm of the exact total\n(adjoint: of its own)")

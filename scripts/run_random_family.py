@@ -38,14 +38,16 @@ def family(i: int) -> dict:
 def run(i: int, seed: int, leader: str, out: Path, iterations: int) -> dict:
     run_dir = out / f"game{i:02d}_{leader}_seed{seed}"
     summary = run_dir / "summary.json"
-    if not summary.exists():
+    if not summary.exists() or json.loads(summary.read_text()).get("status") != "completed":  # e.g. interrupted
         knobs = [f"game.{k}={v}" for k, v in family(i).items()]
         cmd = [sys.executable, "-m", "deep_smfg.cli", "train", "game=random_smfg", *knobs, *LEADERS[leader],
                f"seed={seed}", f"algo.iterations={iterations}", "logger=csv", "progress_bar=false",
                "overwrite=true", f"run_dir={run_dir}"]
         done = subprocess.run(cmd, capture_output=True, text=True)
-        if done.returncode != 0:
-            return {"game": i, "seed": seed, "leader": leader, "refused": done.stderr.strip().splitlines()[-1]}
+        if done.returncode != 0:  # 2: refused before anything ran (a config error); else it failed
+            why = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
+            return {"game": i, "seed": seed, "leader": leader,
+                    "refused" if done.returncode == 2 else "failed": why}
     d = json.loads(summary.read_text())
     gain = d["phi_star"] - d["initial"]["leader_objective"]
     return {"game": i, "seed": seed, "leader": leader, "gap_share": d["final"]["leader_gap"] / gain,
@@ -97,7 +99,32 @@ def main() -> None:
                 f"{k['reward_coupling']} | {k['leader_channel']} | {'yes' if k['transition_coupling'] else 'no'} | "
                 f"{k['welfare_weight']} | "
                 f"{refs[r['game']]['from_uniform_share']:.4f} | {r['leader']} | {r['seed']} |")
-        print(head + (" refused | |" if "refused" in r else f" {r['gap_share']:.4f} | {r['exploitability']:.4f} |"))
+        failed = r.get("refused") and "refused" or r.get("failed") and "failed"
+        print(head + (f" {failed} | |" if failed else f" {r['gap_share']:.4f} | {r['exploitability']:.4f} |"))
+    print()
+    print(summary(rows, refs))
+
+
+def summary(rows: list[dict], refs: dict[int, dict]) -> str:
+    """The issue's acceptance counts: ``total_sampled`` within 5% of the gain, ``total_exact`` within 1%, and
+    ``total_sampled`` never more than 1% of the gain worse than ``partial``; on every (game, seed), and on those whose
+    exact ascent from the uniform leader reaches ``Phi*`` within 1% (no local optimum in the way)."""
+    by = {(r["game"], r["seed"], r["leader"]): r for r in rows}
+    lines = []
+    for label, keep in (("all", lambda i: True), ("no local optimum from uniform",
+                                                    lambda i: refs[i]["from_uniform_share"] <= 0.01)):
+        for leader, bound in (("total_sampled", 0.05), ("total_exact", 0.01), ("partial", 0.05)):
+            mine = [r for r in rows if r["leader"] == leader and keep(r["game"])]
+            ran = [r for r in mine if "gap_share" in r]
+            met = sum(r["gap_share"] <= bound for r in ran)
+            lines.append(f"- {label}: {leader} within {bound:.0%} of the gain on {met} of {len(ran)} (game, seed) "
+                         f"pairs ({len(mine) - len(ran)} refused or failed)")
+        pairs = [(r, by.get((r["game"], r["seed"], "partial"))) for r in rows
+                 if r["leader"] == "total_sampled" and "gap_share" in r and keep(r["game"])]
+        worse = [r["game"] for r, p in pairs if p and "gap_share" in p and r["gap_share"] > p["gap_share"] + 0.01]
+        lines.append(f"- {label}: total_sampled more than 1% of the gain worse than partial on {len(worse)} of "
+                     f"{len(pairs)} pairs (games {worse})")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

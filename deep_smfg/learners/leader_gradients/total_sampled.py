@@ -16,6 +16,10 @@ the follower's soft reward), and the stationary law's sensitivity written with a
 into backward ones, ``delta_y = y(zbar) - y.mu_hat + gamma_y V_y(sbar') - V_y(sbar)`` is the TD error of the
 pseudo-reward ``y(z)`` and ``A_y = Q_y - V_y`` its advantage.
 
+Each immediate reward in those signals (``r_l``, ``r_f`` and ``y(z)`` at the sample) is known for every leader
+action, so it is summed over ``b`` exactly and only the rest keeps the score (:func:`all_action`; the critics learn
+from the same ``b``-averaged targets): the same expectation, without the noise of the leader's own draw.
+
 What it learns beside AC-SMFG's modules: ``Q_l(s, a)`` and ``Q_y(s, a)`` (critic group, same architecture as
 the follower), the adjoint ``y`` (mean-field group, half its step size so that ``xi_k / 2 <= 1``).
 What it reads beyond the samples: the derivative of the rewards in ``mu`` (the env's reward functions are
