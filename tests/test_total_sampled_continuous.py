@@ -86,7 +86,8 @@ def test_total_sampled_is_refused_on_continuous_games_it_cannot_run_naming_what_
     assert "does not support occupancy_restart=false" in err and "options that work there: partial" in err
     assert not (tmp_path / "run").exists()
     reads_mu = dataclasses.replace(make_game("continuous_pricing"), transition_reads_mean_field=True)
-    with pytest.raises(ValueError, match="transitions that read the mean field.*options that work there: partial"):
+    with pytest.raises(ValueError, match="needs transitions that do not read the mean field.*options that work there: "
+                                         "partial"):
         ACSMFG(reads_mu, MODEL, step_sizes=FROZEN_LEADER, optimizer=OPTIMIZER, leader_gradient="total_sampled")
     with pytest.raises(ValueError, match="needs model=squashed_gaussian.*options that work there: partial"):
         make_leader_gradient("total_sampled", make_game("continuous_pricing"),

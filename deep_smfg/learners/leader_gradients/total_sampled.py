@@ -9,6 +9,8 @@ the follower's soft reward), and the stationary law's sensitivity written with a
     dPhi/domega = E_occ[grad log phi(b|s) (delta_l + e_occ delta_f)]                 (partial + follower answer)
                 + E_stat[grad log phi(bbar|sbar) (delta_y + e_stat deltabar_f)]       (the mean field's answer)
     y = E_occ[dr_l/dmu + e_occ dr_f/dmu] + E_stat[e_stat dr_f/dmu]                      (adjoint fixed point)
+      (+ E_occ[dlog P(s'|s,a,b,mu)/dmu gamma (V_l(s') + e_occ V_f(s'))]
+         + E_stat[dlog P(sbar'|...)/dmu (gamma_y V_y(sbar') + gamma e_stat V_f(sbar'))]   where P reads mu)
 
 (each side times ``1 - gamma``, like the partial estimator), where on the occupancy chain
 ``e_occ <- [no restart] e_occ + A_l(s, a) / tau`` and on the stationary chain
@@ -23,8 +25,11 @@ from the same ``b``-averaged targets): the same expectation, without the noise o
 What it learns beside AC-SMFG's modules: ``Q_l(s, a)`` and ``Q_y(s, a)`` (critic group, same architecture as
 the follower), the adjoint ``y`` (mean-field group, half its step size so that ``xi_k / 2 <= 1``).
 What it reads beyond the samples: the derivative of the rewards in ``mu`` (the env's reward functions are
-differentiable), never the transition kernel. Extra samples: none (both chains are AC-SMFG's own).
-Limits: transitions that do not read ``mu``; the occupancy chain's restarts (``occupancy_restart``).
+differentiable) and, where the transitions read ``mu``, the derivative in ``mu`` of the log-probability of each
+sampled next state (the kernel's score at the samples, not its expectation). Extra samples: none (both chains are
+AC-SMFG's own).
+Limits: the occupancy chain's restarts (``occupancy_restart``); on continuous games, transitions that do not read the
+mean field.
 Continuous games get the same estimator through the mean field's mean (:mod:`.total_sampled_continuous`).
 """
 
@@ -90,6 +95,13 @@ class TotalSampled(TracedLeaderGradient):
         r_f, r_l = game.reward_f_tensor(mu_), game.reward_l_tensor(mu_)
         signal = ((r_l[t.s, t.a, t.b] + self.e_occ * r_f[t.s, t.a, t.b]).mean()
                   + (self.e_stat * r_f[t.s_bar, t.a_bar, t.b_bar]).mean())
+        if game.transition_reads_mean_field:  # mu moves the next state too: its score in mu times what it is worth
+            P = game.transition_tensor(mu_)
+            score, score_bar = (torch.log(P[t.s, t.a, t.b, t.s_next]),
+                                torch.log(P[t.s_bar, t.a_bar, t.b_bar, t.s_bar_next]))
+            worth = gamma * (t.v_l_next + self.e_occ * v_f[t.s_next])
+            worth_bar = GAMMA_Y * v_y[t.s_bar_next] + gamma * self.e_stat * v_f[t.s_bar_next]
+            signal = signal + (score * worth).mean() + (score_bar * worth_bar).mean()
         (y_target,) = torch.autograd.grad(signal, mu_)
         with torch.no_grad():
             r_f_bar = r_f.detach()[t.s_bar, t.a_bar, t.b_bar]
@@ -124,7 +136,7 @@ def total_sampled(game, **options) -> LeaderGradient:
 
 
 ESTIMATOR = total_sampled
-# the adjoint covers the mean field's effect on the rewards through its mean (not transitions, not the density); the
-# follower's trace ends at the occupancy chain's restarts; its TD errors read the follower's critic uncentred
-SUPPORTS = Supports(transition_reads_mean_field=False, reads_density=False, reward_centering=False,
-                    without_restart=False)
+# the adjoint covers the mean field's effect on the rewards (continuous games: through its mean, not the density) and,
+# on finite games, on the transitions (the continuous half refuses those in its constructor); the follower's trace
+# ends at the occupancy chain's restarts; its TD errors read the follower's critic uncentred
+SUPPORTS = Supports(reads_density=False, reward_centering=False, without_restart=False)

@@ -60,6 +60,9 @@ class TotalSampledContinuous(TracedLeaderGradient):
             raise ValueError("TotalSampledContinuous is the continuous-game half of total_sampled")
         super().__init__()
         model = ModelSpec(policy="squashed_gaussian", critic="mlp") if model is None else model
+        if game.transition_reads_mean_field:
+            raise ValueError("on a continuous game total_sampled needs transitions that do not read the mean field "
+                             "(its adjoint covers the rewards' mean only; finite games have the transitions' term)")
         if model.policy != "squashed_gaussian":
             raise ValueError("total_sampled on a continuous game needs model=squashed_gaussian (its baselines "
                              "integrate the follower's pre-squash Gaussian, diagonal covariance)")

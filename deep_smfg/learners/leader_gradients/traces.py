@@ -26,9 +26,9 @@ def score_term(logp: Tensor, signal: Tensor) -> Tensor:
 class TracedLeaderGradient(LeaderGradient):
     """A leader gradient that carries the traces ``e_occ``, ``e_stat`` (``None`` before the first step).
 
-    Both halves of ``total_sampled`` need transitions that do not read the mean field (the adjoint accounts for the
-    mean field's effect on the rewards only) and the occupancy chain's restarts (where ``e_occ`` ends): declared in
-    ``total_sampled.SUPPORTS`` and checked where every estimator is (``make_leader_gradient``)."""
+    Both halves of ``total_sampled`` need the occupancy chain's restarts (where ``e_occ`` ends): declared in
+    ``total_sampled.SUPPORTS`` and checked where every estimator is (``make_leader_gradient``); the continuous half
+    also needs transitions that do not read the mean field."""
 
     def __init__(self) -> None:
         super().__init__()
