@@ -40,7 +40,7 @@ def run(i: int, seed: int, leader: str, out: Path, iterations: int, train: bool 
     summary = run_dir / "summary.json"
     done = summary.exists() and json.loads(summary.read_text()).get("status") == "completed"  # not interrupted
     if not done and not train:
-        return {"game": i, "seed": seed, "leader": leader, "failed": "not run yet"}
+        return {"game": i, "seed": seed, "leader": leader, "not run": "--no-run"}
     if not done:
         knobs = [f"game.{k}={v}" for k, v in family(i).items()]
         cmd = [sys.executable, "-m", "deep_smfg.cli", "train", "game=random_smfg", *knobs, *LEADERS[leader],
@@ -88,12 +88,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/random_family"))
     parser.add_argument("--plot", type=Path, default=Path("docs/random_family.png"))
     parser.add_argument("--no-run", action="store_true", help="report the finished runs only")
+    parser.add_argument("--no-reference", action="store_true",
+                        help="skip the reference's ascent from uniform (a multi-start exact ascent per game)")
     args = parser.parse_args()
     jobs = [(i, s, leader) for i in games(args.games) for s in args.seeds for leader in args.leaders]
     args.out.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(args.jobs) as pool:
         rows = list(pool.map(lambda j: run(*j, args.out.resolve(), args.iterations, not args.no_run), jobs))
-    refs = {i: reference(i, args.out) for i in games(args.games)}
+    nan = {"from_uniform_share": float("nan")}
+    refs = {i: nan if args.no_reference else reference(i, args.out) for i in games(args.games)}
     (args.out / "rows.json").write_text(json.dumps(rows, indent=1))
     print("| game | S, A, B | reward coupling | channel | transitions read mu | welfare | reference's ascent from "
           "uniform: gap / gain | leader | seed | gap / gain | exploitability |")
@@ -104,7 +107,7 @@ def main() -> None:
                 f"{k['reward_coupling']} | {k['leader_channel']} | {'yes' if k['transition_coupling'] else 'no'} | "
                 f"{k['welfare_weight']} | "
                 f"{refs[r['game']]['from_uniform_share']:.4f} | {r['leader']} | {r['seed']} |")
-        failed = next((why for why in ("refused", "failed") if why in r), None)
+        failed = next((why for why in ("refused", "failed", "not run") if why in r), None)
         print(head + (f" {failed} | |" if failed else f" {r['gap_share']:.4f} | {r['exploitability']:.4f} |"))
     print()
     print(summary(rows, refs))
@@ -156,7 +159,7 @@ def summary(rows: list[dict], refs: dict[int, dict]) -> str:
             ran = [r for r in mine if "gap_share" in r]
             met = sum(r["gap_share"] <= bound for r in ran)
             lines.append(f"- {label}: {leader} within {bound:.0%} of the gain on {met} of {len(ran)} (game, seed) "
-                         f"pairs ({len(mine) - len(ran)} refused or failed)")
+                         f"pairs ({len(mine) - len(ran)} refused, failed or not run)")
         pairs = [(r, by.get((r["game"], r["seed"], "partial"))) for r in rows
                  if r["leader"] == "total_sampled" and "gap_share" in r and keep(r["game"])]
         worse = [r["game"] for r, p in pairs if p and "gap_share" in p and r["gap_share"] > p["gap_share"] + 0.01]
