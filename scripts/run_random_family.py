@@ -124,7 +124,7 @@ def plot(rows: list[dict], refs: dict[int, dict], path: Path) -> None:
 
     games_run = sorted(refs)
     leaders = [name for name in LEADERS if any(r["leader"] == name for r in rows)]
-    fig, ax = plt.subplots(figsize=(max(8, 0.45 * len(games_run) * len(leaders)), 4))
+    fig, ax = plt.subplots(figsize=(max(8, 0.55 * len(games_run)), 4))
     width = 0.8 / len(leaders)
     for j, leader in enumerate(leaders):
         values = []
