@@ -97,7 +97,7 @@ def exploitability(game, pi: np.ndarray, phi: np.ndarray) -> float:
     """``max_pi' J_f(pi'; mu_bar) - J_f(pi; mu_bar)`` with ``mu_bar = Gamma(pi, phi)``.
 
     Where the transition reads ``mu``, ``mu_bar = Gamma(pi, phi, mu_bar)`` is iterated to its fixed point (damped
-    by a half; the random family's kernel is a contraction there).
+    by a half), and a fixed point that is not reached fails the test.
     """
     mu_bar = np.full(game.n_z, 1.0 / game.n_z)
     for _ in range(10_000):
@@ -107,6 +107,8 @@ def exploitability(game, pi: np.ndarray, phi: np.ndarray) -> float:
             mu_bar = new
             break
         mu_bar = 0.5 * (mu_bar + new)
+    else:
+        raise AssertionError(f"the induced mean field did not converge: residual {np.abs(new - mu_bar).sum():.3g}")
     _, _, r_phi, P_phi = game_arrays(game, phi, mu_bar)
     v_pi = soft_policy_value(r_phi, P_phi, pi, game.gamma, game.tau)
     v_star, _, _ = soft_value_iteration(r_phi, P_phi, game.gamma, game.tau)
