@@ -3,8 +3,8 @@
 :func:`family` fixes 24 games before anything runs on them: sizes, how strongly the followers' rewards read ``mu``,
 the leader's channel, whether the transitions read ``mu`` (a third of them), and what the leader cares about, each
 knob cycling on its own period so that the knobs are not confounded. Every (game, learner seed, leader) runs the
-default config of its ``algo`` for 20,000 iterations (``--iterations``); a leader that refuses a game (``total_sampled``
-on transitions that read ``mu``) is a row that says so. The table reports the final leader gap as a share of the gain
+default config of its ``algo`` for 20,000 iterations (``--iterations``); a run that fails is a row that says so, and
+the script then exits with an error. The table reports the final leader gap as a share of the gain
 ``Phi* - Phi(uniform)`` and the follower's exploitability, beside what the exact ascent from the uniform leader
 reaches (:func:`reference`: a game with a local optimum shows there).
 
@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
+import math
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from run_results import train_once  # noqa: E402  (trains unless the folder holds a completed run)
 
 SIZES = [(3, 2, 2), (4, 3, 3), (6, 3, 3), (8, 3, 2)]
 REWARD_COUPLING = [0.25, 1.0, 2.0]
@@ -38,22 +41,17 @@ def family(i: int) -> dict:
 def run(i: int, seed: int, leader: str, out: Path, iterations: int, train: bool = True) -> dict:
     run_dir = out / f"game{i:02d}_{leader}_seed{seed}"
     summary = run_dir / "summary.json"
-    done = summary.exists() and json.loads(summary.read_text()).get("status") == "completed"  # not interrupted
-    if not done and not train:
-        return {"game": i, "seed": seed, "leader": leader, "not run": "--no-run"}
-    if not done:
-        knobs = [f"game.{k}={v}" for k, v in family(i).items()]
-        cmd = [sys.executable, "-m", "deep_smfg.cli", "train", "game=random_smfg", *knobs, *LEADERS[leader],
-               f"seed={seed}", f"algo.iterations={iterations}", "logger=csv", "progress_bar=false",
-               "overwrite=true", f"run_dir={run_dir}"]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:  # 2: refused before anything ran (a config error); else it failed
-            why = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"
-            return {"game": i, "seed": seed, "leader": leader,
-                    "refused" if proc.returncode == 2 else "failed": why}
-    d = json.loads(summary.read_text())
+    row = {"game": i, "seed": seed, "leader": leader}
+    if not train and not (summary.exists() and json.loads(summary.read_text()).get("status") == "completed"):
+        return {**row, "not run": "--no-run"}
+    knobs = [f"game.{k}={v}" for k, v in family(i).items()]
+    try:
+        d = train_once(["game=random_smfg", *knobs, *LEADERS[leader], f"seed={seed}", f"algo.iterations={iterations}"],
+                       run_dir)
+    except RuntimeError as exc:
+        return {**row, "failed": str(exc).splitlines()[-1]}
     gain = d["phi_star"] - d["initial"]["leader_objective"]
-    return {"game": i, "seed": seed, "leader": leader, "gap_share": d["final"]["leader_gap"] / gain,
+    return {**row, "gap_share": d["final"]["leader_gap"] / gain,
             "exploitability": d["final"]["follower_exploitability"], "seconds": d["seconds"]}
 
 
@@ -107,11 +105,14 @@ def main() -> None:
                 f"{k['reward_coupling']} | {k['leader_channel']} | {'yes' if k['transition_coupling'] else 'no'} | "
                 f"{k['welfare_weight']} | "
                 f"{refs[r['game']]['from_uniform_share']:.4f} | {r['leader']} | {r['seed']} |")
-        failed = next((why for why in ("refused", "failed", "not run") if why in r), None)
+        failed = next((why for why in ("failed", "not run") if why in r), None)
         print(head + (f" {failed} | |" if failed else f" {r['gap_share']:.4f} | {r['exploitability']:.4f} |"))
     print()
     print(summary(rows, refs))
     plot(rows, refs, args.plot)
+    failed = [f"game {r['game']} {r['leader']} seed {r['seed']}: {r['failed']}" for r in rows if "failed" in r]
+    if failed:
+        sys.exit("runs that failed:\n" + "\n".join(failed))
 
 
 def plot(rows: list[dict], refs: dict[int, dict], path: Path) -> None:
@@ -152,14 +153,17 @@ def summary(rows: list[dict], refs: dict[int, dict]) -> str:
     whose reference ascent from the uniform leader (the start every learner has) reaches ``Phi*`` within 1%."""
     by = {(r["game"], r["seed"], r["leader"]): r for r in rows}
     lines = []
-    for label, keep in (("all", lambda i: True), ("where the reference's ascent from uniform reaches Phi* within 1%",
-                                                    lambda i: refs[i]["from_uniform_share"] <= 0.01)):
+    blocks = [("all", lambda i: True)]
+    if not any(math.isnan(ref["from_uniform_share"]) for ref in refs.values()):  # skipped with --no-reference
+        blocks.append(("where the reference's ascent from uniform reaches Phi* within 1%",
+                       lambda i: refs[i]["from_uniform_share"] <= 0.01))
+    for label, keep in blocks:
         for leader, bound in (("total_sampled", 0.05), ("total_exact", 0.01), ("partial", 0.05)):
             mine = [r for r in rows if r["leader"] == leader and keep(r["game"])]
             ran = [r for r in mine if "gap_share" in r]
             met = sum(r["gap_share"] <= bound for r in ran)
             lines.append(f"- {label}: {leader} within {bound:.0%} of the gain on {met} of {len(ran)} (game, seed) "
-                         f"pairs ({len(mine) - len(ran)} refused, failed or not run)")
+                         f"pairs ({len(mine) - len(ran)} failed or not run)")
         pairs = [(r, by.get((r["game"], r["seed"], "partial"))) for r in rows
                  if r["leader"] == "total_sampled" and "gap_share" in r and keep(r["game"])]
         worse = [r["game"] for r, p in pairs if p and "gap_share" in p and r["gap_share"] > p["gap_share"] + 0.01]

@@ -34,11 +34,12 @@ METRICS = ["follower_exploitability", "mean_field_error", "leader_gap", "gradien
 
 
 def train_once(overrides: list[str], run_dir: Path) -> dict:
-    """``deep-smfg train`` with a CSV logger into ``run_dir`` unless its summary.json exists; the summary."""
+    """``deep-smfg train`` with a CSV logger into ``run_dir`` unless it holds a completed run; the summary. A run
+    folder left by an interrupted run (its summary's status is not ``completed``) is trained again from scratch."""
     summary = run_dir / "summary.json"
-    if not summary.exists():
+    if not summary.exists() or json.loads(summary.read_text()).get("status") != "completed":
         cmd = [sys.executable, "-m", "deep_smfg.cli", "train", *overrides, "logger=csv", "progress_bar=false",
-               f"run_dir={run_dir}"]
+               f"run_dir={run_dir}", "overwrite=true"]
         out = subprocess.run(cmd, capture_output=True, text=True)
         if out.returncode:
             raise RuntimeError(f"{' '.join(overrides)} failed:\n{out.stderr[-2000:]}")
