@@ -116,7 +116,7 @@ DTYPE = Spec(str, choices=("float32", "float64"))
 SEED = Int(0, SEED_MAX)
 THREADS = Int(1, 1024)
 POSITIVE = Num(0, lo_open=True)
-STEP = {"c": POSITIVE, "p": Num(0, 1, lo_open=True), "k0": Num(0)}
+STEP = {"c": POSITIVE, "p": Num(0, 1, lo_open=True), "k0": Num(0), "start": Int(0)}
 
 TRAIN: dict[str, Spec] = {
     "seed": SEED, "dtype": DTYPE, "threads": THREADS, "run_dir": PATH, "sweep_dir": PATH,

@@ -10,7 +10,7 @@ import torch
 
 from deep_smfg.games import make_game
 from deep_smfg.learners import ACSMFG, NonFiniteError
-from deep_smfg.learners.schedules import PowerSchedule, check_timescales, ordered
+from deep_smfg.learners.schedules import PowerSchedule, as_schedule, check_timescales, ordered
 
 SCHEDULES = {"critic": PowerSchedule(0.9, 0.5), "follower": PowerSchedule(0.7, 0.5),
              "mean_field": PowerSchedule(0.3, 0.5), "leader": PowerSchedule(0.2, 0.5)}
@@ -121,6 +121,21 @@ def test_the_order_with_offsets_is_decided_exactly():
     assert ordered(PowerSchedule(20.0, 0.5, 100), PowerSchedule(40.0, 0.4, 100))
     # a larger offset on the faster group delays it: 1/(k+1)^0.5 exceeds 1/(k+101)^0.5 at every k
     assert not ordered(PowerSchedule(1.0, 0.5), PowerSchedule(1.0, 0.5, 100))
+
+
+def test_a_group_that_waits_takes_no_step_before_its_start():
+    waits = PowerSchedule(2.0, 0.5, start=10)
+    assert waits(9) == 0 and waits(10) == pytest.approx(2.0 / 11**0.5)  # then the unmasked schedule
+    assert as_schedule({"c": 2.0, "start": 10}) == waits
+    assert ordered(PowerSchedule(1.0, start=100), PowerSchedule(1.0))  # a slow group that waits keeps the order
+    assert not ordered(PowerSchedule(1.0), PowerSchedule(1.0, start=100))  # a fast one that waits breaks it
+    m = ACSMFG(make_game("equilibrium_pricing"), step_sizes=dict(SCHEDULES, leader=PowerSchedule(0.1, start=5)),
+               n_envs=8, seed=0)
+    start = m.leader.theta.detach().clone()
+    m.run_standalone(5)
+    assert torch.equal(m.leader.theta.detach(), start)
+    m.run_standalone(1)
+    assert not torch.equal(m.leader.theta.detach(), start)
 
 
 def test_non_finite_loss_stops_with_a_clear_message():

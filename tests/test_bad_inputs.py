@@ -48,12 +48,13 @@ BAD = [
     (T + ["algo.stop=null"], "algo.stop=None: must be a map with the keys plateau, window"),
     (T + ["algo.stop.targets=5"], "algo.stop.targets=5: must be a map {metric: value}"),
     (T + ["+algo.stop.patience=3"], "algo.stop.patience: unknown key (algo.stop's keys: plateau, window"),
-    # step sizes c / (k + 1 + k0)^p
+    # step sizes c / (k + 1 + k0)^p, zero before start
     (T + ["algo.step_sizes.leader.c=-1"], "algo.step_sizes.leader.c=-1: must be a number > 0"),
     (T + ["algo.step_sizes.leader.c=0"], "algo.step_sizes.leader.c=0"),
     (T + ["algo.step_sizes.leader.p=-1"], "algo.step_sizes.leader.p=-1: must be a number in (0, 1]"),
     (T + ["algo.step_sizes.critic.p=1.5"], "algo.step_sizes.critic.p=1.5"),
     (T + ["+algo.step_sizes.critic.k0=-3"], "algo.step_sizes.critic.k0=-3"),
+    (T + ["+algo.step_sizes.leader.start=-1"], "algo.step_sizes.leader.start=-1: must be an integer >= 0"),
     (T + ["algo.optimizer=rmsprop"], "algo.optimizer='rmsprop'"),
     (["train", "algo.step_sizes.leader.c=0.1", "run_dir={out}"], "break the four-timescale order"),
     # model, trainer, logger

@@ -228,7 +228,8 @@ class SampledLearner(L.LightningModule):
             by_rank = [None] * self._world()
             torch.distributed.all_gather_object(by_rank, self.rank_state())
         checkpoint["learner"] = {"by_rank": by_rank,
-                                 "schedules": {k: {"c": v.c, "p": v.p, "k0": v.k0} for k, v in self.schedules.items()}}
+                                 "schedules": {k: {"c": v.c, "p": v.p, "k0": v.k0, "start": v.start}
+                                               for k, v in self.schedules.items()}}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         state = checkpoint["learner"]

@@ -1,4 +1,4 @@
-"""Decaying step sizes ``c / (k + 1 + k0)^p`` and the four-timescale order check."""
+"""Decaying step sizes ``c / (k + 1 + k0)^p`` (zero before ``start``) and the four-timescale order check."""
 
 from __future__ import annotations
 
@@ -15,25 +15,34 @@ class PowerSchedule:
     ``k0 >= 0`` delays the decay (Robbins-Monro steps ``c / (k + k0)^p``, as in Kushner and Yin): the first
     steps are ``c / (1 + k0)^p`` instead of ``c``, so a large ``c`` (fast asymptotic rate) need not mean
     overshooting steps while every chain still sits at the start. ``k0 = 0`` is the plain ``c / (k + 1)^p``.
+
+    ``start >= 0`` holds the group still for its first ``start`` iterations (step 0: a warm-up; the total-gradient
+    leaders wait so until the estimator's critics and adjoint have settled, docs/stackelberg_gradient.md) and then
+    follows the same ``c / (k + 1 + k0)^p``. It is a mask: the timescale order of the unmasked schedules still holds.
     """
 
     c: float
     p: float = 0.5
     k0: float = 0.0
+    start: int = 0
 
     def __post_init__(self):
         if self.k0 < 0:
             raise ValueError(f"the schedule offset k0 must be >= 0, got {self.k0}")
+        if self.start < 0:
+            raise ValueError(f"the schedule's start must be >= 0, got {self.start}")
 
     def __call__(self, k: int) -> float:
-        return self.c / (k + 1 + self.k0) ** self.p
+        return 0.0 if k < self.start else self.c / (k + 1 + self.k0) ** self.p
 
 
 def as_schedule(node: PowerSchedule | Mapping) -> PowerSchedule:
-    """A schedule from itself or from a ``{c: .., p: .., k0: ..}`` config node (``p``: 0.5, ``k0``: 0)."""
+    """A schedule from itself or from a ``{c: .., p: .., k0: .., start: ..}`` config node (``p``: 0.5, ``k0``: 0,
+    ``start``: 0)."""
     if isinstance(node, PowerSchedule):
         return node
-    return PowerSchedule(float(node["c"]), float(node.get("p", 0.5)), float(node.get("k0", 0.0)))
+    return PowerSchedule(float(node["c"]), float(node.get("p", 0.5)), float(node.get("k0", 0.0)),
+                         int(node.get("start", 0)))
 
 
 TIMESCALES = ("leader", "mean_field", "follower", "critic")  # slowest to fastest: zeta <= xi <= alpha <= beta
@@ -63,10 +72,12 @@ def ordered(slow: PowerSchedule, fast: PowerSchedule) -> bool:
     offsets). ``f'(x) = p1 / (x + a) - p2 / (x + b)`` has at most one zero. So the minimum of ``f`` over
     ``x >= 1`` is at ``x = 1``, at that zero ``x* = (p2 a - p1 b) / (p1 - p2)`` when ``p1 > p2``, or (``p1 = p2``) the
     limit ``log(c2 / c1)``; ``p1 < p2`` sends ``f`` to ``-inf``. Equal offsets: ``c1 <= c2`` and ``p1 >= p2``.
+    A ``start`` masks a schedule to 0 before it: a slow group that waits longer keeps the order, a fast group that
+    waits longer breaks it (it stands still while the slow one moves).
     """
     if slow.c == 0:
         return True
-    if fast.c == 0 or slow.p < fast.p:
+    if fast.c == 0 or slow.p < fast.p or fast.start > slow.start:
         return False
 
     def f(x: float) -> float:
