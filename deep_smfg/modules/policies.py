@@ -105,6 +105,12 @@ class SquashedGaussianPolicy(nn.Module):
         """``squash(m(s))``, the median action (what plots of a schedule show)."""
         return self.squash(self(s)[0])
 
+    def actions_at(self, s: Tensor, nodes: Tensor) -> Tensor:
+        """The actions ``[N, K, d]`` at standard-normal quadrature ``nodes`` ``[K, d]``: ``squash(m + sd * node)``
+        (an expectation over the policy is then a weighted sum over the nodes)."""
+        mean, log_std = self(s)
+        return self.squash(mean[:, None, :] + log_std.exp()[:, None, :] * nodes)
+
     def cell_probs(self, s: Tensor, grids: list[Tensor]) -> Tensor:
         """Probability of each cell of a product grid (``torch.cartesian_prod`` order), ``[N, prod K_i]``.
 
@@ -200,3 +206,8 @@ class GaussianPolicy(nn.Module):
     def median_action(self, s: Tensor) -> Tensor:
         """``m(s)``, the mean (and median) action."""
         return self(s)[0]
+
+    def actions_at(self, s: Tensor, nodes: Tensor) -> Tensor:
+        """The actions ``[N, K, d]`` at standard-normal quadrature ``nodes`` ``[K, d]``: ``m + L node``."""
+        mean, L = self.mean_and_factor(s)
+        return mean[:, None, :] + nodes @ L.transpose(-1, -2)

@@ -28,8 +28,7 @@ What it reads beyond the samples: the derivative of the rewards in ``mu`` (the e
 differentiable) and, where the transitions read ``mu``, the derivative in ``mu`` of the log-probability of each
 sampled next state (the kernel's score at the samples, not its expectation). Extra samples: none (both chains are
 AC-SMFG's own).
-Limits: the occupancy chain's restarts (``occupancy_restart``); on continuous games, transitions that do not read the
-mean field.
+Limits: the occupancy chain's restarts (``occupancy_restart``).
 Continuous games get the same estimator through the mean field's mean (:mod:`.total_sampled_continuous`).
 """
 
@@ -105,7 +104,9 @@ class TotalSampled(TracedLeaderGradient):
         (y_target,) = torch.autograd.grad(signal, mu_)
         with torch.no_grad():
             r_f_bar = r_f.detach()[t.s_bar, t.a_bar, t.b_bar]
-            delta_f_bar = r_f_bar - tau * torch.log(pi[t.s_bar, t.a_bar]) + gamma * v_f[t.s_bar_next] - v_f[t.s_bar]
+            offset = agents.reward_offset if agents.reward_offset is not None else 0.0  # the critic's centring
+            delta_f_bar = (r_f_bar - tau * torch.log(pi[t.s_bar, t.a_bar]) - offset + gamma * v_f[t.s_bar_next]
+                           - v_f[t.s_bar])
 
         phi, phi_bar = torch.softmax(agents.leader(t.s), -1), torch.softmax(agents.leader(t.s_bar), -1)  # [N, B]
         logp_l_bar = torch.log(phi_bar.gather(-1, t.b_bar[:, None]).squeeze(-1))
@@ -136,7 +137,7 @@ def total_sampled(game, **options) -> LeaderGradient:
 
 
 ESTIMATOR = total_sampled
-# the adjoint covers the mean field's effect on the rewards (continuous games: through its mean, not the density) and,
-# on finite games, on the transitions (the continuous half refuses those in its constructor); the follower's trace
-# ends at the occupancy chain's restarts; its TD errors read the follower's critic uncentred
-SUPPORTS = Supports(reads_density=False, reward_centering=False, without_restart=False)
+# the adjoint covers the mean field's effect on the rewards and the transitions (continuous games: through its mean,
+# not the density); the follower's trace ends at the occupancy chain's restarts; a centred follower critic is read
+# with its offset (the stationary TD error subtracts it)
+SUPPORTS = Supports(reads_density=False, without_restart=False)

@@ -1,28 +1,45 @@
 """``total_sampled`` on continuous games: the model-free total Stackelberg gradient through the mean field's mean.
 
 The finite estimator (:mod:`.total_sampled`, derivation in docs/stackelberg_gradient.md) carries over because a
-continuous game's rewards read the mean field through its mean ``m = E_mu[z]`` only: ``dr/dmu(z) = dr/dm . z``,
-so the adjoint over ``Z`` is a linear function ``y(z) = y . z`` and ``y`` has ``dim z`` numbers
-(docs/stackelberg_gradient.md, "Continuous games")::
+continuous game's rewards and transitions read the mean field through its mean ``m = E_mu[z]`` only:
+``dr/dmu(z) = dr/dm . z``, so the adjoint over ``Z`` is a linear function ``y(z) = y . z`` and ``y`` has ``dim z``
+numbers (docs/stackelberg_gradient.md, "Continuous games")::
 
     dPhi/domega = E_occ[grad log phi(b|s) (delta_l + e_occ delta_f)]                 (partial + follower answer)
                 + E_stat[grad log phi(bbar|sbar) (delta_y + e_stat deltabar_f)]       (the mean field's answer)
     y = E_occ[dr_l/dm + e_occ dr_f/dm] + E_stat[e_stat dr_f/dm]                         (adjoint fixed point)
+      (+ E_occ[d/dm E_eps gamma (V_l + e_occ V_f)(s'(m, eps))]
+         + E_stat[d/dm E_eps (gamma_y V_y + gamma e_stat V_f)(sbar'(m, eps))]          where the transitions read m)
 
     e_occ  <- [no restart] e_occ + A_l(s, a) / tau,        A_l = Q_l(s, a) - E_{a'~pi(.|s)} Q_l(s, a')
+                                                            (Q_l regressed on delta_l: Q_l - V_l, see below)
     e_stat <- gamma e_stat + A_y(sbar, abar) / tau,         A_y = Q_y(sbar, abar) - V_y(sbar)
     delta_y = y . zbar - y . m_hat + gamma_y V_y(sbar') - V_y(sbar),    V_y(s) = E_{a~pi(.|s)} Q_y(s, a)
 
 (each side times ``1 - gamma``). ``Q_l(s, a)`` and ``Q_y(s, a)`` are MLPs of ``(s, a)``
-(:class:`~deep_smfg.modules.critics.MLPActionCritic`); the expectations over the follower's squashed Gaussian
-are a Gauss-Hermite product rule in its pre-squash variable (``QUADRATURE`` nodes per action dimension,
+(:class:`~deep_smfg.modules.critics.MLPActionCritic`). ``Q_l`` learns the leader's advantage directly: it regresses
+on AC-SMFG's leader TD error ``delta_l`` (``E[delta_l | s, a] = Q_l(s, a) - V_l(s)``), so that it starts at 0 on the
+advantage's own scale (a network fitting ``Q_l`` itself spends its range on ``V_l``, which on the linear-quadratic
+game is about -70 while the actions' differences are tenths: it learned no action dependence at all); ``A_l`` is the
+same after the centring. The expectations over the follower's Gaussian (squashed or
+not) are a Gauss-Hermite product rule at the policy's ``actions_at`` (``QUADRATURE`` nodes per action dimension,
 deterministic: no draws, so the chains' random streams are AC-SMFG's). ``dr/dm`` is automatic differentiation of
-the game's reward functions at the samples (one backward pass per iteration). Both scores read the stationary
-chain's pre-squash draws (``Transition.u_f_bar``, ``u_l_bar``).
+the game's reward functions at the samples (one backward pass per iteration). Where the transitions read ``m``, the
+next state's worth is averaged over the game's own noise quadrature (``noise_quadrature(NOISE_QUADRATURE)``) at the
+sampled ``(s, a, b)`` and differentiated in ``m`` through ``next_state``: the finite estimator's kernel score
+``E[dlog P/dmu W(s')]``, written as ``d/dm E_eps W(s'(m, eps))`` (a pathwise derivative, no draw; exact for values
+up to cubic in a Gaussian noise, like the linear-quadratic game's quadratic values). Both scores read the stationary
+chain's pre-squash draws (``Transition.u_f_bar``, ``u_l_bar``). With ``reward_centering`` the follower's critic
+learns the centred reward: the stationary TD error subtracts the same offset (at the critic's fixed point the centred
+TD error is the uncentred one).
 
-What it learns beside AC-SMFG: ``Q_l``, ``Q_y`` (critic group), ``y`` (mean-field group, half its step size).
-Extra samples: none. Limits: transitions that do not read the mean field; ``algo.occupancy_restart=true``;
-``model=squashed_gaussian`` (the baselines' quadrature is over its diagonal pre-squash Gaussian).
+What it learns beside AC-SMFG: ``Q_l``, ``Q_y`` and the adjoint ``y``, all in the critic group. ``y`` is an evaluation
+of the current policies like the critics (the fixed point of a linear equation they define), so it runs on their
+timescale: on the mean field's (the finite half's choice, where that group's SGD is fast) the linear-quadratic
+game's adjoint, pushed to +15 by the traces' first unsettled thousands of iterations where about -4 was its target,
+was still at +3.7 after 14,000 iterations and sent the leader the wrong way.
+Extra samples: none. Limits: ``algo.occupancy_restart=true``; Gaussian policies (``model.policy`` in
+``QUADRATURE_POLICIES``: the baselines integrate the follower's Gaussian).
 """
 
 from __future__ import annotations
@@ -35,11 +52,12 @@ from ...envs import split_chains, stack_chains
 from ...games.continuous import ContinuousGame
 from ...modules.critics import MLPActionCritic
 from ...modules.features import BoxFeatures
-from ...modules.policies import SquashedGaussianPolicy
 from ..kinds import ModelSpec, Transition
 from .traces import GAMMA_Y, TracedLeaderGradient, score_term
 
 QUADRATURE = 5  # Gauss-Hermite nodes per follower action dimension for E_pi Q(s, .)
+NOISE_QUADRATURE = 2  # the game's noise nodes per dimension for E_eps W(s'(m, eps)) (exact up to cubic W)
+QUADRATURE_POLICIES = ("squashed_gaussian", "gaussian")  # the follower families whose actions_at the baselines read
 
 
 def gauss_hermite(n: int, dim: int) -> tuple[Tensor, Tensor]:
@@ -60,12 +78,9 @@ class TotalSampledContinuous(TracedLeaderGradient):
             raise ValueError("TotalSampledContinuous is the continuous-game half of total_sampled")
         super().__init__()
         model = ModelSpec(policy="squashed_gaussian", critic="mlp") if model is None else model
-        if game.transition_reads_mean_field:
-            raise ValueError("on a continuous game total_sampled needs transitions that do not read the mean field "
-                             "(its adjoint covers the rewards' mean only; finite games have the transitions' term)")
-        if model.policy != "squashed_gaussian":
-            raise ValueError("total_sampled on a continuous game needs model=squashed_gaussian (its baselines "
-                             "integrate the follower's pre-squash Gaussian, diagonal covariance)")
+        if model.policy not in QUADRATURE_POLICIES:
+            raise ValueError(f"total_sampled on a continuous game needs a Gaussian follower (model.policy in "
+                             f"{', '.join(QUADRATURE_POLICIES)}): its baselines integrate the follower's Gaussian")
         hidden = list(model.hidden)
         self.game = game
         f32 = dict(dtype=torch.float32)
@@ -78,22 +93,34 @@ class TotalSampledContinuous(TracedLeaderGradient):
         nodes, weights = gauss_hermite(QUADRATURE, game.action_space.dim)
         self.register_buffer("nodes", nodes, persistent=False)
         self.register_buffer("weights", weights, persistent=False)
+        noise, noise_weights = (game.noise_quadrature(NOISE_QUADRATURE) if game.transition_reads_mean_field
+                                else (torch.zeros(1, 1), torch.ones(1)))
+        self.register_buffer("noise", noise.to(torch.float32), persistent=False)
+        self.register_buffer("noise_weights", noise_weights.to(torch.float32), persistent=False)
 
     def parameter_groups(self) -> dict[str, list]:
-        return {"critic": list(self.q_l.parameters()) + list(self.q_y.parameters()), "mean_field": [self.y]}
+        return {"critic": list(self.q_l.parameters()) + list(self.q_y.parameters()) + [self.y]}
 
-    @torch.no_grad()
-    def expected_q(self, q: MLPActionCritic, policy: SquashedGaussianPolicy, s: Tensor) -> Tensor:
-        """``E_{a ~ pi(.|s)} Q(s, a)`` ``[N]`` by the Gauss-Hermite rule on the pre-squash Gaussian."""
-        mean, log_std = policy(s)  # [N, da]
-        u = mean[:, None, :] + log_std.exp()[:, None, :] * self.nodes  # [N, K, da]
+    def expected_q(self, q: MLPActionCritic, policy, s: Tensor) -> Tensor:
+        """``E_{a ~ pi(.|s)} Q(s, a)`` ``[N]`` by the Gauss-Hermite rule at the policy's ``actions_at`` (with
+        gradients in ``s`` where ``s`` has them)."""
+        actions = policy.actions_at(s, self.nodes)  # [N, K, da]
         k = self.nodes.shape[0]
-        values = q(s.repeat_interleave(k, 0), policy.squash(u).reshape(-1, u.shape[-1])).reshape(-1, k)
+        values = q(s.repeat_interleave(k, 0), actions.reshape(-1, actions.shape[-1])).reshape(-1, k)
         return values @ self.weights
+
+    def expected_next(self, worth, s: Tensor, a: Tensor, b: Tensor, m: Tensor) -> Tensor:
+        """``E_eps worth(s'(m, eps), row)`` ``[N]`` over the game's noise quadrature at the samples ``(s, a, b)``,
+        differentiable in ``m``; ``worth(points [N * K, ds], rows [N * K])`` (``rows``: each point's sample)."""
+        n, k = s.shape[0], self.noise.shape[0]
+        rows = torch.arange(n, device=s.device).repeat_interleave(k)
+        s_next = self.game.next_state(s[rows], a[rows], b[rows], m, self.noise.to(s).repeat(n, 1))
+        return worth(s_next, rows).reshape(n, k) @ self.noise_weights.to(s)
 
     def losses(self, learner, t: Transition, delta_f: Tensor, delta_l: Tensor) -> dict[str, Tensor]:
         agents = learner.agents()  # the learner's declared face
         game, tau, gamma = self.game, self.game.tau, self.game.gamma
+        offset = agents.reward_offset.detach() if agents.reward_offset is not None else 0.0
         q_l, q_y = self.q_l(t.s, t.a), self.q_y(t.s_bar, t.a_bar)  # with gradients (their TD losses)
         with torch.no_grad():
             v_l = self.expected_q(self.q_l, agents.follower, t.s)
@@ -102,22 +129,34 @@ class TotalSampledContinuous(TracedLeaderGradient):
             self._advance_traces(t, (q_l - v_l) / tau, (q_y - v_y) / tau, gamma)
             y, m = self.y.detach(), agents.mean_field().detach()
             pseudo = t.z_bar @ y - y @ m
-            delta_y = pseudo + GAMMA_Y * v_y_next - v_y
 
         m_ = m.clone().requires_grad_(True)  # the rewards' derivative in m at the samples, in one backward
         r_f_bar = game.reward_f(t.s_bar, t.a_bar, t.b_bar, m_)
         signal = ((game.reward_l(t.s, t.a, t.b, m_) + self.e_occ * game.reward_f(t.s, t.a, t.b, m_)).mean()
                   + (self.e_stat * r_f_bar).mean())
+        if game.transition_reads_mean_field:  # m moves the next state too: d/dm of its expected worth
+            e_occ, e_stat = self.e_occ, self.e_stat
+
+            def worth(x: Tensor, rows: Tensor) -> Tensor:
+                return gamma * (agents.critic_l(x) + e_occ[rows] * agents.critic_f(x))
+
+            def worth_bar(x: Tensor, rows: Tensor) -> Tensor:
+                v_y_next = self.expected_q(self.q_y, agents.follower, x)
+                return GAMMA_Y * v_y_next + gamma * e_stat[rows] * agents.critic_f(x)
+
+            signal = signal + (self.expected_next(worth, t.s, t.a, t.b, m_).mean()
+                               + self.expected_next(worth_bar, t.s_bar, t.a_bar, t.b_bar, m_).mean())
         (y_target,) = torch.autograd.grad(signal, m_)
         with torch.no_grad():
+            delta_y = pseudo + GAMMA_Y * v_y_next - v_y
             v_f, v_f_next = split_chains(agents.critic_f(stack_chains(t.s_bar, t.s_bar_next)))
             logp_f_bar = agents.follower.log_prob(t.s_bar, t.u_f_bar)
-            delta_f_bar = r_f_bar.detach() - tau * logp_f_bar + gamma * v_f_next - v_f
+            delta_f_bar = r_f_bar.detach() - tau * logp_f_bar - offset + gamma * v_f_next - v_f
 
         logp_l_bar = agents.leader.log_prob(t.s_bar, t.u_l_bar)
         terms = self.leader_terms(score_term(t.logp_l, delta_l), score_term(t.logp_l, self.e_occ * delta_f),
                                   score_term(logp_l_bar, delta_y + self.e_stat * delta_f_bar))
         leader = sum(terms.values())
-        critic = (0.5 * ((q_l - (t.r_l + gamma * t.v_l_next)) ** 2).mean()
+        critic = (0.5 * ((q_l - delta_l) ** 2).mean()
                   + 0.5 * ((q_y - (pseudo + GAMMA_Y * v_y_next)) ** 2).mean())
         return {"leader": leader, "critic": critic, "mean_field": 0.25 * ((self.y - y_target) ** 2).sum()}

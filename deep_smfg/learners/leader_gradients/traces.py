@@ -28,7 +28,7 @@ class TracedLeaderGradient(LeaderGradient):
 
     Both halves of ``total_sampled`` need the occupancy chain's restarts (where ``e_occ`` ends): declared in
     ``total_sampled.SUPPORTS`` and checked where every estimator is (``make_leader_gradient``); the continuous half
-    also needs transitions that do not read the mean field."""
+    also needs a Gaussian follower (its constructor says so)."""
 
     def __init__(self) -> None:
         super().__init__()
