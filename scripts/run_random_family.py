@@ -38,7 +38,8 @@ def family(i: int) -> dict:
                 welfare_weight=0.5 if i % 2 else 0.0)
 
 
-def run(i: int, seed: int, leader: str, out: Path, iterations: int, train: bool = True) -> dict:
+def run(i: int, seed: int, leader: str, out: Path, iterations: int, train: bool = True,
+        overrides: tuple[str, ...] = ()) -> dict:
     run_dir = out / f"game{i:02d}_{leader}_seed{seed}"
     summary = run_dir / "summary.json"
     row = {"game": i, "seed": seed, "leader": leader}
@@ -46,7 +47,8 @@ def run(i: int, seed: int, leader: str, out: Path, iterations: int, train: bool 
         return {**row, "not run": "--no-run"}
     knobs = [f"game.{k}={v}" for k, v in family(i).items()]
     try:
-        d = train_once(["game=random_smfg", *knobs, *LEADERS[leader], f"seed={seed}", f"algo.iterations={iterations}"],
+        d = train_once(["game=random_smfg", *knobs, *LEADERS[leader], f"seed={seed}", f"algo.iterations={iterations}",
+                        *overrides],
                        run_dir)
     except RuntimeError as exc:
         return {**row, "failed": str(exc).splitlines()[-1]}
@@ -86,13 +88,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/random_family"))
     parser.add_argument("--plot", type=Path, default=Path("docs/random_family.png"))
     parser.add_argument("--no-run", action="store_true", help="report the finished runs only")
+    parser.add_argument("--overrides", nargs="*", default=[], help="more overrides for every run (a separate --out)")
     parser.add_argument("--no-reference", action="store_true",
                         help="skip the reference's ascent from uniform (a multi-start exact ascent per game)")
     args = parser.parse_args()
     jobs = [(i, s, leader) for i in games(args.games) for s in args.seeds for leader in args.leaders]
     args.out.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(args.jobs) as pool:
-        rows = list(pool.map(lambda j: run(*j, args.out.resolve(), args.iterations, not args.no_run), jobs))
+        rows = list(pool.map(lambda j: run(*j, args.out.resolve(), args.iterations, not args.no_run,
+                                     tuple(args.overrides)), jobs))
     nan = {"from_uniform_share": float("nan")}
     refs = {i: nan if args.no_reference else reference(i, args.out) for i in games(args.games)}
     (args.out / "rows.json").write_text(json.dumps(rows, indent=1))
