@@ -36,8 +36,8 @@ TD error is the uncentred one).
 What it learns beside AC-SMFG: ``Q_l``, ``Q_y`` and the adjoint ``y``, all in the critic group. ``y`` is an evaluation
 of the current policies like the critics (the fixed point of a linear equation they define), so it runs on their
 timescale: on the mean field's (the finite half's choice, where that group's SGD is fast) the linear-quadratic
-game's adjoint, pushed to +15 by the traces' first unsettled thousands of iterations where about -4 was its target,
-was still at +3.7 after 14,000 iterations and sent the leader the wrong way.
+game's adjoint, pushed to +15 by the traces' first unsettled thousands of iterations (its target was negative), was
+still at +3.7 after 14,000 iterations and sent the leader the wrong way.
 Extra samples: none. Limits: ``algo.occupancy_restart=true``; Gaussian policies (``model.policy`` in
 ``QUADRATURE_POLICIES``: the baselines integrate the follower's Gaussian).
 """
