@@ -16,9 +16,10 @@ class PowerSchedule:
     steps are ``c / (1 + k0)^p`` instead of ``c``, so a large ``c`` (fast asymptotic rate) need not mean
     overshooting steps while every chain still sits at the start. ``k0 = 0`` is the plain ``c / (k + 1)^p``.
 
-    ``start >= 0`` holds the group still for its first ``start`` iterations (step 0: a warm-up; the total-gradient
-    leaders wait so until the estimator's critics and adjoint have settled, docs/stackelberg_gradient.md) and then
-    follows the same ``c / (k + 1 + k0)^p``. It is a mask: the timescale order of the unmasked schedules still holds.
+    ``start >= 0`` holds the group still for its first ``start`` iterations (step 0: a warm-up; the linear-quadratic
+    preset's total-gradient leader waits so while the estimator's critics and adjoint settle,
+    docs/linear_quadratic.md) and then follows the same ``c / (k + 1 + k0)^p``. It is a mask: the timescale order of
+    the unmasked schedules still holds.
     """
 
     c: float

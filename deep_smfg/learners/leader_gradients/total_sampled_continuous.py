@@ -141,8 +141,8 @@ class TotalSampledContinuous(TracedLeaderGradient):
                 return gamma * (agents.critic_l(x) + e_occ[rows] * agents.critic_f(x))
 
             def worth_bar(x: Tensor, rows: Tensor) -> Tensor:
-                v_y_next = self.expected_q(self.q_y, agents.follower, x)
-                return GAMMA_Y * v_y_next + gamma * e_stat[rows] * agents.critic_f(x)
+                v_y_at = self.expected_q(self.q_y, agents.follower, x)
+                return GAMMA_Y * v_y_at + gamma * e_stat[rows] * agents.critic_f(x)
 
             signal = signal + (self.expected_next(worth, t.s, t.a, t.b, m_).mean()
                                + self.expected_next(worth_bar, t.s_bar, t.a_bar, t.b_bar, m_).mean())
@@ -158,5 +158,6 @@ class TotalSampledContinuous(TracedLeaderGradient):
                                   score_term(logp_l_bar, delta_y + self.e_stat * delta_f_bar))
         leader = sum(terms.values())
         critic = (0.5 * ((q_l - delta_l) ** 2).mean()
-                  + 0.5 * ((q_y - (pseudo + GAMMA_Y * v_y_next)) ** 2).mean())
-        return {"leader": leader, "critic": critic, "mean_field": 0.25 * ((self.y - y_target) ** 2).sum()}
+                  + 0.5 * ((q_y - (pseudo + GAMMA_Y * v_y_next)) ** 2).mean()
+                  + 0.25 * ((self.y - y_target) ** 2).sum())  # the adjoint learns in the critic group
+        return {"leader": leader, "critic": critic}
