@@ -33,11 +33,31 @@ ITERATIONS = {"pricing_incentive_long": 40000}  # configs that run longer than -
 METRICS = ["follower_exploitability", "mean_field_error", "leader_gap", "gradient_alignment", "partial_grad_norm"]
 
 
+SAME_RUN = ("seed", "dtype", "game", "model", "algo", "reference")  # what makes a finished run the one asked for
+
+
+def other_config(overrides: list[str], run_dir: Path) -> str | None:
+    """The first of :data:`SAME_RUN`'s sections where ``run_dir``'s stored config differs from the one ``overrides``
+    compose (``None``: the same run), so that a folder trained with other overrides is never read as this run."""
+    from omegaconf import OmegaConf
+
+    from deep_smfg.cli import compose_config
+
+    asked = OmegaConf.to_container(compose_config("train", overrides), resolve=True)
+    stored = OmegaConf.to_container(OmegaConf.load(run_dir / "config.yaml"), resolve=True)
+    return next((key for key in SAME_RUN if asked.get(key) != stored.get(key)), None)
+
+
 def train_once(overrides: list[str], run_dir: Path) -> dict:
     """``deep-smfg train`` with a CSV logger into ``run_dir`` unless it holds a completed run; the summary. A run
-    folder left by an interrupted run (its summary's status is not ``completed``) is trained again from scratch."""
+    folder left by an interrupted run (its summary's status is not ``completed``) is trained again from scratch; a
+    completed run of another config (other overrides into the same folder) is an error naming the section."""
     summary = run_dir / "summary.json"
-    if not summary.exists() or json.loads(summary.read_text()).get("status") != "completed":
+    done = summary.exists() and json.loads(summary.read_text()).get("status") == "completed"
+    if done and (differs := other_config(overrides, run_dir)) is not None:
+        raise RuntimeError(f"{run_dir} holds a completed run whose {differs} differs from {' '.join(overrides)}: "
+                           "give these runs another folder")
+    if not done:
         cmd = [sys.executable, "-m", "deep_smfg.cli", "train", *overrides, "logger=csv", "progress_bar=false",
                f"run_dir={run_dir}", "overwrite=true"]
         out = subprocess.run(cmd, capture_output=True, text=True)
