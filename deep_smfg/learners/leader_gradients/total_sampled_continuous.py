@@ -93,10 +93,10 @@ class TotalSampledContinuous(TracedLeaderGradient):
         nodes, weights = gauss_hermite(QUADRATURE, game.action_space.dim)
         self.register_buffer("nodes", nodes, persistent=False)
         self.register_buffer("weights", weights, persistent=False)
-        noise, noise_weights = (game.noise_quadrature(NOISE_QUADRATURE) if game.transition_reads_mean_field
-                                else (torch.zeros(1, 1), torch.ones(1)))
-        self.register_buffer("noise", noise.to(torch.float32), persistent=False)
-        self.register_buffer("noise_weights", noise_weights.to(torch.float32), persistent=False)
+        if game.transition_reads_mean_field:  # the nodes of the kernel term (expected_next)
+            noise, noise_weights = game.noise_quadrature(NOISE_QUADRATURE)
+            self.register_buffer("noise", noise.to(torch.float32), persistent=False)
+            self.register_buffer("noise_weights", noise_weights.to(torch.float32), persistent=False)
 
     def parameter_groups(self) -> dict[str, list]:
         return {"critic": list(self.q_l.parameters()) + list(self.q_y.parameters()) + [self.y]}
