@@ -375,6 +375,20 @@ def test_transition_rows_must_sum_to_one():
         tiny_game(transition=lambda mu: P.to(mu))
 
 
+INF, NAN = float("inf"), float("nan")
+
+
+@pytest.mark.parametrize("row,needle", [([NAN, 1.0], "non-finite"), ([INF, -INF], "non-finite"),
+                                       ([INF, 0.0], "non-finite"), ([1.5, -0.5], "-0.5"), ([0.7, 0.7], "1.4")])
+def test_transition_rows_with_bad_entries_are_rejected(row, needle):
+    """Each bad entry is named by its reductions (no mask as large as the tensor: check_distribution)."""
+    P = torch.full((2, 2, 1, 2), 0.5, dtype=f64)
+    P[0, 1, 0] = torch.tensor(row, dtype=f64)
+    with pytest.raises(GameDefinitionError, match="transition") as info:
+        tiny_game(transition=P)
+    assert needle in str(info.value)
+
+
 def test_empty_action_space_is_rejected():
     with pytest.raises(GameDefinitionError) as info:
         tiny_game(transition=torch.zeros(2, 0, 1, 2, dtype=f64), reward_f=torch.zeros(2, 0, 1),

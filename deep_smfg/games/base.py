@@ -53,12 +53,14 @@ def _as_fn(x: TensorOrFn, name: str) -> Callable[[Tensor], Tensor]:
 
 
 def check_distribution(x: Tensor, name: str, dim: int = -1, atol: float = 1e-6) -> None:
-    """Raise :class:`GameDefinitionError` unless ``x`` is non-negative and sums to 1 along ``dim``."""
-    if not torch.isfinite(x).all():
-        raise GameDefinitionError(f"{name} has non-finite entries")
-    if (x < -atol).any():
-        raise GameDefinitionError(f"{name} must be non-negative; its smallest entry is {x.min().item():.3g}")
+    """Raise :class:`GameDefinitionError` unless ``x`` is non-negative and sums to 1 along ``dim``. Reductions only
+    (no mask as large as ``x``: a fine twin's transition tensor has tens of millions of entries): a NaN or an
+    infinity makes its slice's sum non-finite."""
     sums = x.sum(dim)
+    if not torch.isfinite(sums).all():
+        raise GameDefinitionError(f"{name} has non-finite entries")
+    if x.numel() and x.min() < -atol:
+        raise GameDefinitionError(f"{name} must be non-negative; its smallest entry is {x.min().item():.3g}")
     worst = (sums - 1).abs().max().item() if sums.numel() else 0.0
     if worst > atol:
         bad = sums.flatten()[(sums.flatten() - 1).abs().argmax()].item()
