@@ -51,6 +51,10 @@ class LinearGaussianModule(nn.Module):
         mean, L = self.mean_and_factor(s)
         return torch.distributions.MultivariateNormal(mean, scale_tril=L).log_prob(u)
 
+    def sample_log_prob(self, s, generator=None):
+        u, _ = self.sample(s, generator)
+        return u, u, self.log_prob(s, u)
+
 
 def constant_leader(theta, sd: float) -> GaussianPolicy:
     theta = torch.as_tensor(theta, dtype=f64).reshape(-1)

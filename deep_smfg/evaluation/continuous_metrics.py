@@ -33,13 +33,14 @@ from .density_distance import w2_1d
 
 def trajectory(game: ContinuousGame, follower: nn.Module, leader: nn.Module, m: Tensor, n_chains: int, steps: int,
                 seed: int):
-    """Yield ``(t, s, u, a, b)`` along ``n_chains`` chains from ``rho`` under ``(pi, phi)`` at mean ``m``."""
+    """Yield ``(t, s, u, a, b, log pi(a|s))`` along ``n_chains`` chains from ``rho`` under ``(pi, phi)`` at mean
+    ``m`` (the follower's draw and its log-density from one pass: ``sample_log_prob``)."""
     gen = torch.Generator(device=m.device).manual_seed(seed)
     s = game.initial_state(n_chains, gen, m)
     for t in range(steps):
-        u, a = follower.sample(s, gen)
+        u, a, log_pi = follower.sample_log_prob(s, gen)
         _, b = leader.sample(s, gen)
-        yield t, s, u, a, b
+        yield t, s, u, a, b, log_pi
         s = game.sample_next_state(s, a, b, m, gen)
 
 
@@ -54,9 +55,9 @@ def rollout_return_chains(game: ContinuousGame, follower: nn.Module, leader: nn.
     m = m.detach()
     j_f = torch.zeros(n_chains, dtype=m.dtype, device=m.device)
     j_l = torch.zeros_like(j_f)
-    for t, s, u, a, b in trajectory(game, follower, leader, m, n_chains, horizon, seed):
+    for t, s, _, a, b, log_pi in trajectory(game, follower, leader, m, n_chains, horizon, seed):
         disc = game.gamma**t
-        j_f += disc * (game.follower_reward(s, a, b, m, log_density) - game.tau * follower.log_prob(s, u))
+        j_f += disc * (game.follower_reward(s, a, b, m, log_density) - game.tau * log_pi)
         j_l += disc * game.reward_l(s, a, b, m)
     return j_f, j_l
 
@@ -76,7 +77,7 @@ def stationary_contributions(game: ContinuousGame, follower: nn.Module, leader: 
     """``z = g(s, a, b)`` on the stationary chain of ``(pi, phi)`` at mean ``m``: one ``[n_chains, dz]`` draw per
     period after ``burn_in`` periods from ``rho``."""
     chain = trajectory(game, follower, leader, m.detach(), n_chains, burn_in + steps, seed)
-    return [game.contribution(s, a, b) for t, s, _, a, b in chain if t >= burn_in]
+    return [game.contribution(s, a, b) for t, s, _, a, b, _ in chain if t >= burn_in]
 
 
 @torch.no_grad()

@@ -65,6 +65,11 @@ class TwinSoftBestResponse(nn.Module):
         a = self.cells.draw(cell, generator, s)
         return a, a
 
+    def sample_log_prob(self, s: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """``(a, a, log pi(a|s))``: :meth:`sample`'s draws and their log-density."""
+        a, _ = self.sample(s, generator)
+        return a, a, self.log_prob(s, a)
+
     def log_prob(self, s: Tensor, u: Tensor) -> Tensor:
         j, t = self._hat(s)
         c = self.cells.index(u.double())

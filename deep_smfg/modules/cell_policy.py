@@ -44,12 +44,19 @@ class CellPolicy(nn.Module):
 
     def sample(self, s: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """``(a, a)``: a drawn cell, then a point uniform inside it, without gradients."""
-        with torch.no_grad():
-            cdf = self(s).exp().cumsum(-1)
-            u = torch.rand(cdf.shape[0], 1, generator=generator, dtype=cdf.dtype, device=cdf.device) * cdf[:, -1:]
-            idx = torch.searchsorted(cdf, u, right=True)[:, 0].clamp(max=cdf.shape[1] - 1)
-            a = self.grid.draw(idx, generator, s)
-            return a, a
+        a, _, _ = self.sample_log_prob(s, generator)
+        return a, a
+
+    @torch.no_grad()
+    def sample_log_prob(self, s: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """``(a, a, log pi(a|s))`` from one pass of the network, without gradients (the draws of :meth:`sample`)."""
+        log_p = self(s)
+        cdf = log_p.exp().cumsum(-1)
+        u = torch.rand(cdf.shape[0], 1, generator=generator, dtype=cdf.dtype, device=cdf.device) * cdf[:, -1:]
+        idx = torch.searchsorted(cdf, u, right=True)[:, 0].clamp(max=cdf.shape[1] - 1)
+        a = self.grid.draw(idx, generator, s)
+        # the cell of a, as log_prob finds it (draw keeps a point inside its cell)
+        return a, a, log_p.gather(1, idx[:, None])[:, 0] - self.log_volumes.to(a)[idx]
 
     def log_prob(self, s: Tensor, u: Tensor) -> Tensor:
         """``log pi(u|s) = log p_c(s) - log |c|`` with ``c`` the cell of ``u``, ``[N]``."""

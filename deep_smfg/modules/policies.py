@@ -88,15 +88,22 @@ class SquashedGaussianPolicy(nn.Module):
 
     def sample(self, s: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """``(u, a)``: a pre-squash draw and the action, without gradients."""
-        with torch.no_grad():
-            mean, log_std = self(s)
-            u = mean + log_std.exp() * torch.randn(mean.shape, generator=generator, dtype=mean.dtype,
-                                                   device=mean.device)
-            return u, self.squash(u)
+        u, a, _ = self.sample_log_prob(s, generator)
+        return u, a
+
+    @torch.no_grad()
+    def sample_log_prob(self, s: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """``(u, a, log pi(a|s))`` from one pass of the network, without gradients (the draws of :meth:`sample`)."""
+        mean, log_std = self(s)
+        u = mean + log_std.exp() * torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+        return u, self.squash(u), self._log_prob(mean, log_std, u)
 
     def log_prob(self, s: Tensor, u: Tensor) -> Tensor:
         """``log pi(a|s)`` at ``a = squash(u)``, ``[N]`` (differentiable in the parameters)."""
         mean, log_std = self(s)
+        return self._log_prob(mean, log_std, u)
+
+    def _log_prob(self, mean: Tensor, log_std: Tensor, u: Tensor) -> Tensor:
         normal = -0.5 * ((u - mean) / log_std.exp()) ** 2 - log_std - 0.5 * math.log(2 * math.pi)
         log_jac = torch.log((self.high - self.low) / 2) + 2 * (math.log(2) - u - nn.functional.softplus(-2 * u))
         return (normal - log_jac).sum(-1)
@@ -190,15 +197,23 @@ class GaussianPolicy(nn.Module):
 
     def sample(self, s: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """``(u, a)`` with ``a = u``, without gradients."""
-        with torch.no_grad():
-            mean, L = self.mean_and_factor(s)
-            eps = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
-            u = mean + (L @ eps.unsqueeze(-1)).squeeze(-1)
-            return u, u
+        u, a, _ = self.sample_log_prob(s, generator)
+        return u, a
+
+    @torch.no_grad()
+    def sample_log_prob(self, s: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """``(u, u, log pi(u|s))`` from one pass of the network, without gradients (the draws of :meth:`sample`)."""
+        mean, L = self.mean_and_factor(s)
+        eps = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+        u = mean + (L @ eps.unsqueeze(-1)).squeeze(-1)
+        return u, u, self._log_prob(mean, L, u)
 
     def log_prob(self, s: Tensor, u: Tensor) -> Tensor:
         """``log pi(u|s)``, ``[N]`` (differentiable in the parameters)."""
         mean, L = self.mean_and_factor(s)
+        return self._log_prob(mean, L, u)
+
+    def _log_prob(self, mean: Tensor, L: Tensor, u: Tensor) -> Tensor:
         y = torch.linalg.solve_triangular(L, (u - mean).unsqueeze(-1), upper=False).squeeze(-1)
         log_det = torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(-1)
         return -0.5 * (y**2).sum(-1) - log_det - 0.5 * self.dim * math.log(2 * math.pi)
