@@ -215,6 +215,33 @@ class Twin:
     leader_grids: list[Tensor]
 
 
+TRANSITION_CHUNK = 1 << 21  # (row, noise node) pairs per call of next_state in _transition_tensor
+
+
+def _transition_tensor(game: ContinuousGame, s_all: Tensor, a_all: Tensor, b_all: Tensor, m0: Tensor, xs: Tensor,
+                       n_quadrature: int) -> Tensor:
+    """``P [rows, S]``: each row's next state under the game's noise quadrature, spread on the state grid ``xs`` by
+    its hat weights. Rows go in chunks, every node of a chunk in one call: the chunk's block of ``P`` stays small
+    (the additions into each entry come in the nodes' order, as one node at a time over all rows would)."""
+    nodes, weights = game.noise_quadrature(n_quadrature)
+    K, S, n_rows = nodes.shape[0], xs.numel(), s_all.shape[0]
+    P = torch.empty(n_rows, S, dtype=torch.float64)
+    chunk = max(1, TRANSITION_CHUNK // K)
+    for start in range(0, n_rows, chunk):
+        rows = slice(start, min(start + chunk, n_rows))
+        R = rows.stop - rows.start
+        eps = nodes.repeat_interleave(R, 0)  # node-major: [K * R, de]
+        nxt = game.next_state(s_all[rows].repeat(K, 1), a_all[rows].repeat(K, 1), b_all[rows].repeat(K, 1), m0, eps)
+        left, frac = hat_neighbours(nxt[:, 0], xs)  # the interpolation weights' two non-zero entries per row
+        left, frac = left.reshape(K, R), frac.reshape(K, R)
+        w = weights.to(frac)[:, None]
+        # [R, 2K], per node its left entry, then its right
+        index = torch.stack([left, left + 1], -1).permute(1, 0, 2).reshape(R, 2 * K)
+        values = torch.stack([w * (1 - frac), w * frac], -1).permute(1, 0, 2).reshape(R, 2 * K)
+        P[rows] = torch.zeros(R, S, dtype=torch.float64).scatter_add_(1, index, values)
+    return P
+
+
 def discretise(game: ContinuousGame, n_states: int, n_actions: tuple[int, ...] | int, n_leader: int,
                n_quadrature: int = 64) -> Twin:
     """The finite twin of a continuous game with 1-D states and 1-D leader actions on uniform grids.
@@ -242,18 +269,12 @@ def discretise(game: ContinuousGame, n_states: int, n_actions: tuple[int, ...] |
     z_all = game.contribution(s_all, a_all, b_all)
     z_all = z_all.round(decimals=9)
     z_values = torch.unique(z_all, sorted=True)
-    g = interpolation_weights(z_all[:, 0], z_values).reshape(S, A, B, -1)
-    if not bool(((g == 0) | (g == 1)).all()):
+    left, frac = hat_neighbours(z_all[:, 0], z_values)
+    if not bool(((frac == 0) | (frac == 1)).all()):
         raise GameDefinitionError("z = g(s, a, b) must land on grid values at the grid points")
-    nodes, weights = game.noise_quadrature(n_quadrature)
-    P = torch.zeros(S * A * B * S, dtype=torch.float64)
-    m0 = z_values.mean().reshape(1)
-    rows = torch.arange(S * A * B) * S
-    for eps, w in zip(nodes, weights, strict=True):
-        nxt = game.next_state(s_all, a_all, b_all, m0, eps.expand(S * A * B, -1))
-        left, frac = hat_neighbours(nxt[:, 0], xs)  # the interpolation weights' two non-zero entries per row
-        P.index_add_(0, rows + left, w * (1 - frac))
-        P.index_add_(0, rows + left + 1, w * frac)
+    z_index = (left + (frac == 1).long()).reshape(S, A, B)
+    g = torch.zeros(S, A, B, z_values.numel(), dtype=torch.float64).scatter_(-1, z_index[..., None], 1.0)
+    P = _transition_tensor(game, s_all, a_all, b_all, z_values.mean().reshape(1), xs, n_quadrature)
     P = P.reshape(S, A, B, S)
     z_col = z_values[:, None]
 
@@ -263,7 +284,6 @@ def discretise(game: ContinuousGame, n_states: int, n_actions: tuple[int, ...] |
     # the twin's density at z's grid points: each point's mass over its cell (half cells at the ends)
     widths = z_values.diff()
     cells = torch.cat([widths[:1] / 2, (widths[1:] + widths[:-1]) / 2, widths[-1:] / 2])
-    z_index = g.argmax(-1)  # [S, A, B]
 
     def reward(fn, density: float = 0.0):
         def tensor(mu: Tensor) -> Tensor:
