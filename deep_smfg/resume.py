@@ -24,7 +24,8 @@ from .config import ConfigError
 from .schema import flatten
 
 MAY_CHANGE = ("algo.iterations", "algo.eval_every", "algo.stop.*", "algo.best_response_iterations", "algo.log_every",
-              "logger.*", "progress_bar", "threads", "run_dir", "sweep_dir", "resume", "overwrite", "optimized_metric",
+              "logger.*", "progress_bar", "threads", "eval_threads", "run_dir", "sweep_dir", "resume", "overwrite",
+              "optimized_metric",
               "trainer.max_time*", "trainer.profiler*", "trainer.callbacks*")  # the trainer's: not the learning
 
 

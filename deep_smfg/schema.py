@@ -119,7 +119,7 @@ POSITIVE = Num(0, lo_open=True)
 STEP = {"c": POSITIVE, "p": Num(0, 1, lo_open=True), "k0": Num(0), "start": Int(0)}
 
 TRAIN: dict[str, Spec] = {
-    "seed": SEED, "dtype": DTYPE, "threads": THREADS, "run_dir": PATH, "sweep_dir": PATH,
+    "seed": SEED, "dtype": DTYPE, "threads": THREADS, "eval_threads": Int(0, 1024), "run_dir": PATH, "sweep_dir": PATH,
     "optimized_metric": PATH, "resume": PATH, "overwrite": BOOL, "progress_bar": BOOL,
     "reference.n_starts": Int(1), "reference.n_steps": Int(1), "reference.lr": POSITIVE,
     # the train job's keys of every algo

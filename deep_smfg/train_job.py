@@ -46,6 +46,7 @@ from .run_claim import claimed_run_dir, recording_outcome
 from .run_folder import read_parts, record_part, write_config, write_summary
 from .signals import Signals, StopOnSignal
 from .stopping import StopRule, stop_rule
+from .torch_threads import eval_threads, torch_threads
 from .tracking import finish_tracking, tracking_callbacks
 
 ENV_RUN_DIR = "DEEP_SMFG_RUN_DIR"
@@ -230,6 +231,7 @@ def _fit(cfg: DictConfig, learner, evaluator, run_dir: Path, plan: ResumePlan | 
         log_every_n_steps=1, default_root_dir=str(run_dir), num_sanity_val_steps=0,
     )
     evaluation.world = trainer.world_size
+    evaluation.threads = eval_threads(cfg.eval_threads, trainer.num_devices)  # the ranks on this machine
     t0 = time.perf_counter()
     signals.in_fit = True
     try:
@@ -250,7 +252,8 @@ def _fit(cfg: DictConfig, learner, evaluator, run_dir: Path, plan: ResumePlan | 
     if rank != 0:
         return ""
     try:
-        summary = evaluator.report(learner, evaluation.history, run_dir, seconds, trainer.world_size)
+        with torch_threads(evaluation.threads):
+            summary = evaluator.report(learner, evaluation.history, run_dir, seconds, trainer.world_size)
     except SOLVER_FAILURES as exc:
         raise RunEnded(f"the final evaluation at iteration {int(learner.iteration)} failed ({type(exc).__name__}: "
                        f"{str(exc).splitlines()[0]}): the learned policies have likely diverged; "

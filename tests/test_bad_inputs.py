@@ -35,6 +35,7 @@ BAD = [
     (T + ["seed=-1"], "seed=-1: must be an integer in [0, 4294967295]"),
     (T + ["seed=x"], "seed='x'"),
     (T + ["threads=0"], "threads=0"),
+    (T + ["eval_threads=-1"], "eval_threads=-1: must be an integer in [0, 1024]"),
     (T + ["dtype=float16"], "dtype='float16'"),
     (T + ["progress_bar=maybe"], "progress_bar='maybe': must be true or false"),
     (T + ["reference.n_starts=0"], "reference.n_starts=0: must be an integer >= 1"),

@@ -16,12 +16,14 @@ import time
 from pathlib import Path
 from typing import Protocol
 
+import torch
 from lightning.pytorch.callbacks import Callback
 from omegaconf import DictConfig
 
 from ..exact import SOLVER_FAILURES
 from ..learners.base import DivergenceError
 from ..stopping import StopRule, stop_reason
+from ..torch_threads import torch_threads
 
 
 class Evaluator(Protocol):
@@ -71,8 +73,10 @@ def regressions(history: list[dict], watch: dict[str, str]) -> list[str]:
 
 
 class EvaluationCallback(Callback):
-    def __init__(self, evaluator: Evaluator, every: int, world: int = 1, stop: StopRule | None = None):
+    def __init__(self, evaluator: Evaluator, every: int, world: int = 1, stop: StopRule | None = None,
+                 threads: int | None = None):
         self.evaluator, self.every, self.world = evaluator, every, world
+        self.threads = threads  # torch threads of each evaluation (None: the training's)
         self.stop = stop or StopRule()
         self.history: list[dict[str, float]] = []
         self.stopped: dict | None = None  # the stop rule's reason, with the iteration, once it has ended the fit
@@ -84,7 +88,8 @@ class EvaluationCallback(Callback):
     def evaluate(self, learner, log: bool = True) -> dict[str, float]:
         k = int(learner.iteration)
         try:
-            metrics = self.evaluator.evaluate(learner)
+            with torch_threads(self.threads or torch.get_num_threads()):
+                metrics = self.evaluator.evaluate(learner)
         except SOLVER_FAILURES as exc:
             raise DivergenceError(f"evaluation at iteration {k} failed ({type(exc).__name__}: "
                                   f"{str(exc).splitlines()[0]}): the learned policies have likely diverged; "
