@@ -42,7 +42,7 @@ def main() -> None:
     opts = parser.parse_args()
     half = opts.iterations // 2
     job = ["game=congestion_toll", f"algo.iterations={opts.iterations}", f"algo.checkpoint_every={half}",
-           f"algo.eval_every={half}", "reference.n_starts=1", "logger=none", "progress_bar=false"]
+           f"algo.eval_every={half}", "reference.n_starts=1", "logger=none", "progress_bar=false", "eval_threads=1"]
     seeds = "seed=" + ",".join(str(s) for s in range(opts.jobs))
     launchers = {
         "basic": [],

@@ -54,7 +54,8 @@ def jobs(seeds: int, only: set[str] | None) -> list[tuple[str, str, list[str]]]:
 def run(name: str, seed: str, args: list[str], root: Path) -> dict:
     run_dir = root / name / seed
     if not (run_dir / "process_seconds.txt").exists():  # written once the run has completed
-        cmd = [sys.executable, "-m", "deep_smfg.cli", "train", *args, "algo.stop.plateau=false", "logger=none",
+        cmd = [sys.executable, "-m", "deep_smfg.cli", "train", "eval_threads=1",
+               *args, "algo.stop.plateau=false", "logger=none",
                "progress_bar=false", "overwrite=true", f"run_dir={run_dir}"]
         t0 = time.perf_counter()
         out = subprocess.run(cmd, capture_output=True, text=True)

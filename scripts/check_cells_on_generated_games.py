@@ -42,7 +42,7 @@ def main() -> None:
         for model in MODELS:
             run_dir = (args.out / f"game{seed}_{model}").resolve()
             dirs.append(run_dir)
-            cmd = [sys.executable, "-m", "deep_smfg.cli", "train", *game, f"model={model}",
+            cmd = [sys.executable, "-m", "deep_smfg.cli", "train", "eval_threads=1", *game, f"model={model}",
                    f"algo.iterations={args.iterations}", "algo.best_response_iterations=0", "reference.n_starts=1",
                    "reference.n_steps=20", "logger=none", "progress_bar=false", f"run_dir={run_dir}", "overwrite=true"]
             procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))

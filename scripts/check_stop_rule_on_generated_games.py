@@ -32,7 +32,7 @@ def one(spec: dict, out: Path) -> tuple[str, dict]:
     name = "random_S{S}_A{A}_B{B}_seed{seed}".format(**spec)
     run_dir = out / name
     if not (run_dir / "metrics.csv").exists():
-        train(random_game(**spec), ["algo.stop.plateau=false", "logger=none", "progress_bar=false",
+        train(random_game(**spec), ["algo.stop.plateau=false", "logger=none", "progress_bar=false", "eval_threads=1",
                                     "overwrite=true", f"run_dir={run_dir}"])
     summary = json.loads((run_dir / "summary.json").read_text())
     with open(run_dir / "metrics.csv", newline="") as f:

@@ -58,7 +58,9 @@ def train_once(overrides: list[str], run_dir: Path) -> dict:
         raise RuntimeError(f"{run_dir} holds a completed run whose {differs} differs from {' '.join(overrides)}: "
                            "give these runs another folder")
     if not done:
-        cmd = [sys.executable, "-m", "deep_smfg.cli", "train", *overrides, "logger=csv", "progress_bar=false",
+        # jobs run side by side (--jobs): each evaluates on one thread, as the tables were measured
+        cmd = [sys.executable, "-m", "deep_smfg.cli", "train", "eval_threads=1",
+               *overrides, "logger=csv", "progress_bar=false",
                f"run_dir={run_dir}", "overwrite=true"]
         out = subprocess.run(cmd, capture_output=True, text=True)
         if out.returncode:

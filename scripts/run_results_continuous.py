@@ -74,7 +74,7 @@ def run_one(seed: int, root: Path, algo: str | None = None, model: str | None = 
     run_dir = root / f"seed{seed}"
     summary = run_dir / "summary.json"
     if not summary.exists() or json.loads(summary.read_text()).get("status") != "completed":
-        cmd = [sys.executable, "-m", "deep_smfg.cli", "train", *([f"algo={algo}"] if algo else []),
+        cmd = [sys.executable, "-m", "deep_smfg.cli", "train", "eval_threads=1", *([f"algo={algo}"] if algo else []),
                *([f"model={model}"] if model else []), f"seed={seed}",
                "progress_bar=false", f"run_dir={run_dir}", "overwrite=true"]  # an unfinished run starts again
         out = subprocess.run(cmd, capture_output=True, text=True)

@@ -32,7 +32,8 @@ def run_dir(dim: int, density: str, seed: int) -> Path:
 
 def run_one(dim: int, density: str, seed: int) -> None:
     game = "crowd" if dim == 1 else "crowd_2d"
-    cmd = [sys.executable, "-m", "deep_smfg.cli", "train", f"game={game}", f"model.density={density}", f"seed={seed}",
+    cmd = [sys.executable, "-m", "deep_smfg.cli", "train", "eval_threads=1",
+           f"game={game}", f"model.density={density}", f"seed={seed}",
            "logger=none", "progress_bar=false", f"run_dir={run_dir(dim, density, seed)}"]
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode:
