@@ -65,9 +65,9 @@ def simulate_continuous(game: ContinuousGame, follower: nn.Module, leader: nn.Mo
     m_dummy = torch.zeros(game.z_dim, dtype=like.dtype, device=like.device)  # the transition does not read it
 
     def act(policy: nn.Module, s: Tensor, gen: torch.Generator):
-        u, a = policy.sample(s, gen)
+        _, a, log_pi = policy.sample_log_prob(s, gen)  # the draw and its log-density from one pass
         _, b = leader.sample(s, gen)
-        return u, a, b
+        return a, b, log_pi
 
     def move(s: Tensor, a: Tensor, b: Tensor, gen: torch.Generator) -> Tensor:
         return game.next_state(s, a, b, m_dummy, game.sample_noise(s.shape[0], gen, s))
@@ -79,16 +79,16 @@ def simulate_continuous(game: ContinuousGame, follower: nn.Module, leader: nn.Mo
     ret_f = {k: torch.zeros(games * ghosts, dtype=like.dtype, device=like.device) for k in copies}
     ret_l = torch.zeros_like(ret_f["pi"])
     for t in range(burn_in + horizon(game.gamma)):
-        _, a_o, b_o = act(follower, others, gen_others)
+        a_o, b_o, _ = act(follower, others, gen_others)
         if t >= burn_in:
             z_sum = game.contribution(others, a_o, b_o).reshape(games, n - 1, game.z_dim).sum(1)
             weight = game.gamma ** (t - burn_in)
             for key, s in copies.items():
                 policy = policies[key]
-                u, a, b = act(policy, s, gens[key])
+                a, b, log_pi = act(policy, s, gens[key])
                 z = game.contribution(s, a, b)
                 m = (z_sum.repeat_interleave(ghosts, 0) + z) / n
-                ret_f[key] += weight * (reward_f(s, a, b, m) - game.tau * policy.log_prob(s, u))
+                ret_f[key] += weight * (reward_f(s, a, b, m) - game.tau * log_pi)
                 if key == "pi":
                     ret_l += weight * reward_l(s, a, b, m)
                 copies[key] = move(s, a, b, gens[key])
