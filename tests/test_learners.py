@@ -124,9 +124,6 @@ def test_total_exact_is_refused_on_a_continuous_game_naming_what_works(tmp_path,
     err = capsys.readouterr().err
     assert "total_exact does not support continuous games" in err
     assert "options that work there: partial, total_sampled" in err
-    # the main job's cells policy: total_sampled's baselines integrate a Gaussian follower
-    assert main(["train", "algo.leader_gradient=total_sampled", *QUIET, f"run_dir={tmp_path / 'run'}"]) == 2
-    assert "total_sampled on a continuous game needs a Gaussian follower" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
 
 

@@ -13,9 +13,10 @@ from deep_smfg.exact.linear_quadratic import lq_leader_gradient
 from deep_smfg.games import make_game
 from deep_smfg.learners import PowerSchedule
 from deep_smfg.learners.kinds import ModelSpec
-from deep_smfg.learners.leader_gradients.total_sampled_continuous import TotalSampledContinuous, gauss_hermite
+from deep_smfg.learners.leader_gradients.total_sampled_continuous import TotalSampledContinuous
 from deep_smfg.modules.features import BoxFeatures
 from deep_smfg.modules.policies import GaussianPolicy, SquashedGaussianPolicy
+from deep_smfg.modules.quadrature import gauss_hermite
 
 
 def test_the_gaussian_followers_quadrature_gives_its_mean_and_covariance_exactly():

@@ -37,6 +37,7 @@ class CellPolicy(nn.Module):
         nn.init.zeros_(self.net[-1].weight)
         nn.init.zeros_(self.net[-1].bias)
         self.register_buffer("log_volumes", self.grid.log_volumes().float())
+        self.register_buffer("midpoints", self.grid.midpoints().float(), persistent=False)
 
     def forward(self, s: Tensor) -> Tensor:
         """``log p(s)``, ``[N, K^d]``."""
@@ -62,6 +63,12 @@ class CellPolicy(nn.Module):
         """``log pi(u|s) = log p_c(s) - log |c|`` with ``c`` the cell of ``u``, ``[N]``."""
         idx = self.grid.index(u)
         return self(s).gather(1, idx[:, None])[:, 0] - self.log_volumes.to(u)[idx]
+
+    def expected(self, s: Tensor, f) -> Tensor:
+        """``E_{a ~ pi(.|s)} f(a)`` ``[N]`` by each cell's midpoint weighted by the cell's probability (exact where
+        ``f`` is linear inside each cell); ``f`` maps actions ``[N, K, d]`` to values ``[N, K]``."""
+        values = f(self.midpoints.to(s).expand(s.shape[0], -1, -1))
+        return (values * self(s).exp()).sum(-1)
 
     def median_action(self, s: Tensor) -> Tensor:
         """The median of each action dimension's marginal (what plots of a schedule show)."""

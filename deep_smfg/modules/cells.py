@@ -40,6 +40,10 @@ class CellGrid:
         cells, each grid point's share of the box)."""
         return cls([torch.cat([g[:1], (g[1:] + g[:-1]) / 2, g[-1:]]).double() for g in grids])
 
+    def midpoints(self) -> Tensor:
+        """Every cell's midpoint, ``[n_cells, d]`` (float64, the cells' order)."""
+        return torch.cartesian_prod(*[(e[:-1] + e[1:]) / 2 for e in self.edges]).reshape(-1, len(self.edges))
+
     def log_volumes(self) -> Tensor:
         """``log |c|`` for every cell, ``[n_cells]`` (float64)."""
         out = torch.zeros(1, dtype=torch.float64)

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from .features import StateFeatures, mlp
+from .quadrature import QUADRATURE, gauss_hermite
 
 
 class TabularSoftmaxPolicy(nn.Module):
@@ -117,6 +118,12 @@ class SquashedGaussianPolicy(nn.Module):
         (an expectation over the policy is then a weighted sum over the nodes)."""
         mean, log_std = self(s)
         return self.squash(mean[:, None, :] + log_std.exp()[:, None, :] * nodes)
+
+    def expected(self, s: Tensor, f) -> Tensor:
+        """``E_{a ~ pi(.|s)} f(a)`` ``[N]`` by the Gauss-Hermite rule of :mod:`.quadrature`; ``f`` maps actions
+        ``[N, K, d]`` to values ``[N, K]``."""
+        nodes, weights = gauss_hermite(QUADRATURE, self.dim)
+        return f(self.actions_at(s, nodes.to(s))) @ weights.to(s)
 
     def cell_probs(self, s: Tensor, grids: list[Tensor]) -> Tensor:
         """Probability of each cell of a product grid (``torch.cartesian_prod`` order), ``[N, prod K_i]``.
@@ -226,3 +233,9 @@ class GaussianPolicy(nn.Module):
         """The actions ``[N, K, d]`` at standard-normal quadrature ``nodes`` ``[K, d]``: ``m + L node``."""
         mean, L = self.mean_and_factor(s)
         return mean[:, None, :] + nodes @ L.transpose(-1, -2)
+
+    def expected(self, s: Tensor, f) -> Tensor:
+        """``E_{a ~ pi(.|s)} f(a)`` ``[N]`` by the Gauss-Hermite rule of :mod:`.quadrature`; ``f`` maps actions
+        ``[N, K, d]`` to values ``[N, K]``."""
+        nodes, weights = gauss_hermite(QUADRATURE, self.dim)
+        return f(self.actions_at(s, nodes.to(s))) @ weights.to(s)

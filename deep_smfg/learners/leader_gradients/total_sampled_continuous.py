@@ -21,9 +21,10 @@ numbers (docs/stackelberg_gradient.md, "Continuous games")::
 on AC-SMFG's leader TD error ``delta_l`` (``E[delta_l | s, a] = Q_l(s, a) - V_l(s)``), so that it starts at 0 on the
 advantage's own scale (a network fitting ``Q_l`` itself spends its range on ``V_l``, which on the linear-quadratic
 game is about -70 while the actions' differences are tenths: it learned no action dependence at all); ``A_l`` is the
-same after the centring. The expectations over the follower's Gaussian (squashed or
-not) are a Gauss-Hermite product rule at the policy's ``actions_at`` (``QUADRATURE`` nodes per action dimension,
-deterministic: no draws, so the chains' random streams are AC-SMFG's). ``dr/dm`` is automatic differentiation of
+same after the centring. The expectations over the follower's actions are the policy's own deterministic rule
+(``policy.expected``, deep_smfg/modules/quadrature.py: a Gauss-Hermite product rule for a Gaussian, squashed or not;
+each cell's midpoint weighted by its probability for the cells policy, 256 evaluations of ``Q`` per state on the main
+job); no draws, so the chains' random streams are AC-SMFG's. ``dr/dm`` is automatic differentiation of
 the game's reward functions at the samples (one backward pass per iteration). Where the transitions read ``m``, the
 next state's worth is averaged over the game's own noise quadrature (``noise_quadrature(NOISE_QUADRATURE)``) at the
 sampled ``(s, a, b)`` and differentiated in ``m`` through ``next_state``: the finite estimator's kernel score
@@ -38,13 +39,11 @@ of the current policies like the critics (the fixed point of a linear equation t
 timescale: on the mean field's (the finite half's choice, where that group's SGD is fast) the linear-quadratic
 game's adjoint, pushed to +15 by the traces' first unsettled thousands of iterations (its target was negative), was
 still at +3.7 after 14,000 iterations and sent the leader the wrong way.
-Extra samples: none. Limits: ``algo.occupancy_restart=true``; Gaussian policies (``model.policy`` in
-``QUADRATURE_POLICIES``: the baselines integrate the follower's Gaussian).
+Extra samples: none. Limits: ``algo.occupancy_restart=true``.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -55,19 +54,7 @@ from ...modules.features import BoxFeatures
 from ..kinds import ModelSpec, Transition
 from .traces import GAMMA_Y, TracedLeaderGradient, score_term
 
-QUADRATURE = 5  # Gauss-Hermite nodes per follower action dimension for E_pi Q(s, .)
 NOISE_QUADRATURE = 2  # the game's noise nodes per dimension for E_eps W(s'(m, eps)) (exact up to cubic W)
-QUADRATURE_POLICIES = ("squashed_gaussian", "gaussian")  # the follower families whose actions_at the baselines read
-
-
-def gauss_hermite(n: int, dim: int) -> tuple[Tensor, Tensor]:
-    """Nodes ``[n^dim, dim]`` and weights ``[n^dim]`` (summing to 1) of the product rule for ``E f(x)``,
-    ``x ~ N(0, I_dim)``."""
-    x, w = np.polynomial.hermite_e.hermegauss(n)
-    x, w = torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(w / w.sum(), dtype=torch.float32)
-    nodes = torch.cartesian_prod(*[x] * dim).reshape(-1, dim)
-    weights = torch.cartesian_prod(*[w] * dim).reshape(-1, dim).prod(-1)
-    return nodes, weights
 
 
 class TotalSampledContinuous(TracedLeaderGradient):
@@ -78,9 +65,6 @@ class TotalSampledContinuous(TracedLeaderGradient):
             raise ValueError("TotalSampledContinuous is the continuous-game half of total_sampled")
         super().__init__()
         model = ModelSpec(policy="squashed_gaussian", critic="mlp") if model is None else model
-        if model.policy not in QUADRATURE_POLICIES:
-            raise ValueError(f"total_sampled on a continuous game needs a Gaussian follower (model.policy in "
-                             f"{', '.join(QUADRATURE_POLICIES)}): its baselines integrate the follower's Gaussian")
         hidden = list(model.hidden)
         self.game = game
         f32 = dict(dtype=torch.float32)
@@ -90,9 +74,6 @@ class TotalSampledContinuous(TracedLeaderGradient):
 
         self.q_l, self.q_y = action_critic(), action_critic()
         self.y = torch.nn.Parameter(torch.zeros(game.z_dim))
-        nodes, weights = gauss_hermite(QUADRATURE, game.action_space.dim)
-        self.register_buffer("nodes", nodes, persistent=False)
-        self.register_buffer("weights", weights, persistent=False)
         if game.transition_reads_mean_field:  # the nodes of the kernel term (expected_next)
             noise, noise_weights = game.noise_quadrature(NOISE_QUADRATURE)
             self.register_buffer("noise", noise.to(torch.float32), persistent=False)
@@ -101,13 +82,15 @@ class TotalSampledContinuous(TracedLeaderGradient):
     def parameter_groups(self) -> dict[str, list]:
         return {"critic": list(self.q_l.parameters()) + list(self.q_y.parameters()) + [self.y]}
 
-    def expected_q(self, q: MLPActionCritic, policy, s: Tensor) -> Tensor:
-        """``E_{a ~ pi(.|s)} Q(s, a)`` ``[N]`` by the Gauss-Hermite rule at the policy's ``actions_at`` (with
-        gradients in ``s`` where ``s`` has them)."""
-        actions = policy.actions_at(s, self.nodes)  # [N, K, da]
-        k = self.nodes.shape[0]
-        values = q(s.repeat_interleave(k, 0), actions.reshape(-1, actions.shape[-1])).reshape(-1, k)
-        return values @ self.weights
+    @staticmethod
+    def expected_q(q: MLPActionCritic, policy, s: Tensor) -> Tensor:
+        """``E_{a ~ pi(.|s)} Q(s, a)`` ``[N]`` by the policy's own rule (``policy.expected``: Gauss-Hermite for a
+        Gaussian, the cells' midpoints for the cells policy; with gradients in ``s`` where ``s`` has them)."""
+        def q_at(actions: Tensor) -> Tensor:  # [N, K, da] -> [N, K]
+            k = actions.shape[1]
+            return q(s.repeat_interleave(k, 0), actions.reshape(-1, actions.shape[-1])).reshape(-1, k)
+
+        return policy.expected(s, q_at)
 
     def expected_next(self, worth, s: Tensor, a: Tensor, b: Tensor, m: Tensor) -> Tensor:
         """``E_eps worth(s'(m, eps), row)`` ``[N]`` over the game's noise quadrature at the samples ``(s, a, b)``,

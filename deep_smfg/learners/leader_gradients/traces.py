@@ -27,8 +27,7 @@ class TracedLeaderGradient(LeaderGradient):
     """A leader gradient that carries the traces ``e_occ``, ``e_stat`` (``None`` before the first step).
 
     Both halves of ``total_sampled`` need the occupancy chain's restarts (where ``e_occ`` ends): declared in
-    ``total_sampled.SUPPORTS`` and checked where every estimator is (``make_leader_gradient``); the continuous half
-    also needs a Gaussian follower (its constructor says so)."""
+    ``total_sampled.SUPPORTS`` and checked where every estimator is (``make_leader_gradient``)."""
 
     def __init__(self) -> None:
         super().__init__()
