@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from .features import StateFeatures, mlp
-from .quadrature import QUADRATURE, gauss_hermite
+from .quadrature import gaussian_expected
 
 
 class TabularSoftmaxPolicy(nn.Module):
@@ -120,10 +120,8 @@ class SquashedGaussianPolicy(nn.Module):
         return self.squash(mean[:, None, :] + log_std.exp()[:, None, :] * nodes)
 
     def expected(self, s: Tensor, f) -> Tensor:
-        """``E_{a ~ pi(.|s)} f(a)`` ``[N]`` by the Gauss-Hermite rule of :mod:`.quadrature`; ``f`` maps actions
-        ``[N, K, d]`` to values ``[N, K]``."""
-        nodes, weights = gauss_hermite(QUADRATURE, self.dim)
-        return f(self.actions_at(s, nodes.to(s))) @ weights.to(s)
+        """``E_{a ~ pi(.|s)} f(a)`` ``[N]`` by the Gauss-Hermite rule (:func:`.quadrature.gaussian_expected`)."""
+        return gaussian_expected(self, s, f)
 
     def cell_probs(self, s: Tensor, grids: list[Tensor]) -> Tensor:
         """Probability of each cell of a product grid (``torch.cartesian_prod`` order), ``[N, prod K_i]``.
@@ -235,7 +233,5 @@ class GaussianPolicy(nn.Module):
         return mean[:, None, :] + nodes @ L.transpose(-1, -2)
 
     def expected(self, s: Tensor, f) -> Tensor:
-        """``E_{a ~ pi(.|s)} f(a)`` ``[N]`` by the Gauss-Hermite rule of :mod:`.quadrature`; ``f`` maps actions
-        ``[N, K, d]`` to values ``[N, K]``."""
-        nodes, weights = gauss_hermite(QUADRATURE, self.dim)
-        return f(self.actions_at(s, nodes.to(s))) @ weights.to(s)
+        """``E_{a ~ pi(.|s)} f(a)`` ``[N]`` by the Gauss-Hermite rule (:func:`.quadrature.gaussian_expected`)."""
+        return gaussian_expected(self, s, f)

@@ -25,3 +25,10 @@ def gauss_hermite(n: int, dim: int) -> tuple[Tensor, Tensor]:
     nodes = torch.cartesian_prod(*[x] * dim).reshape(-1, dim)
     weights = torch.cartesian_prod(*[w] * dim).reshape(-1, dim).prod(-1)
     return nodes, weights
+
+
+def gaussian_expected(policy, s: Tensor, f) -> Tensor:
+    """``E_{a ~ pi(.|s)} f(a)`` ``[N]`` for a Gaussian policy (squashed or not) by the product Gauss-Hermite rule at its
+    ``actions_at``; ``f`` maps actions ``[N, K, d]`` to values ``[N, K]``."""
+    nodes, weights = gauss_hermite(QUADRATURE, policy.dim)
+    return f(policy.actions_at(s, nodes.to(s))) @ weights.to(s)
