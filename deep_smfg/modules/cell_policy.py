@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from .cells import CellGrid
 from .features import mlp
+from .quadrature import QUADRATURE, cells_expected
 
 MAX_CELLS = 4096  # K^d above this is refused: one logit per cell
 
@@ -38,6 +39,10 @@ class CellPolicy(nn.Module):
         nn.init.zeros_(self.net[-1].bias)
         self.register_buffer("log_volumes", self.grid.log_volumes().float())
         self.register_buffer("midpoints", self.grid.midpoints().float(), persistent=False)
+        blocks = self.grid.blocks(QUADRATURE)  # expected's blocks: as many points as the Gaussians' rule
+        self.register_buffer("blocks", blocks.float(), persistent=False)
+        self.register_buffer("block_centres", ((blocks.T @ self.grid.midpoints()) / blocks.sum(0)[:, None]).float(),
+                             persistent=False)
 
     def forward(self, s: Tensor) -> Tensor:
         """``log p(s)``, ``[N, K^d]``."""
@@ -65,10 +70,9 @@ class CellPolicy(nn.Module):
         return self(s).gather(1, idx[:, None])[:, 0] - self.log_volumes.to(u)[idx]
 
     def expected(self, s: Tensor, f) -> Tensor:
-        """``E_{a ~ pi(.|s)} f(a)`` ``[N]`` by each cell's midpoint weighted by the cell's probability (exact where
-        ``f`` is linear inside each cell); ``f`` maps actions ``[N, K, d]`` to values ``[N, K]``."""
-        values = f(self.midpoints.to(s).expand(s.shape[0], -1, -1))
-        return (values * self(s).exp()).sum(-1)
+        """``E_{a ~ pi(.|s)} f(a)`` ``[N]`` by blocks of cells (:func:`.quadrature.cells_expected`: each block's
+        probability at its probability-weighted centroid); ``f`` maps actions ``[N, K, d]`` to values ``[N, K]``."""
+        return cells_expected(self(s).exp(), self.midpoints.to(s), self.blocks.to(s), self.block_centres.to(s), f)
 
     def median_action(self, s: Tensor) -> Tensor:
         """The median of each action dimension's marginal (what plots of a schedule show)."""

@@ -44,6 +44,17 @@ class CellGrid:
         """Every cell's midpoint, ``[n_cells, d]`` (float64, the cells' order)."""
         return torch.cartesian_prod(*[(e[:-1] + e[1:]) / 2 for e in self.edges]).reshape(-1, len(self.edges))
 
+    def blocks(self, per_dim: int) -> Tensor:
+        """Which block holds each cell, ``[n_cells, n_blocks]`` (0 or 1, float64): the cells grouped into
+        ``min(per_dim, K_i)`` blocks of consecutive cells per dimension (cell ``j`` in block ``floor(j B_i / K_i)``:
+        sizes differing by at most one), the blocks numbered in ``torch.cartesian_prod`` order like the cells."""
+        out = torch.ones(1, 1, dtype=torch.float64)
+        for k in self.sizes:
+            b = min(per_dim, k)
+            member = torch.nn.functional.one_hot(torch.arange(k) * b // k, b).double()
+            out = torch.kron(out, member)
+        return out
+
     def log_volumes(self) -> Tensor:
         """``log |c|`` for every cell, ``[n_cells]`` (float64)."""
         out = torch.zeros(1, dtype=torch.float64)
