@@ -8,9 +8,10 @@ that its history runs to the cap (`algo.iterations`). From the history (one row 
 
 * **to quality**: the first evaluation that meets the thresholds, its samples and wall seconds (training with its
   evaluations, from the run's start). Finite games: the follower's exploitability <= 0.01 and the leader's gap
-  <= 5% of its gain `Phi* - Phi(uniform)`. The main job (continuous pricing): price error <= 0.015 and the twin's
-  leader gap <= 0.221 (its plateau: the 20,000-iteration value over 3 seeds, 0.2158 +- 0.0026, plus two standard
-  deviations; docs/results.md).
+  <= 5% of its gain `Phi* - Phi(uniform)`. The main job (continuous pricing), and the same job with the paper's
+  partial leader (`main/partial`, the main job until it took the total leader): price error <= 0.015 and the twin's
+  leader gap <= 0.221 (the partial job's plateau: its 20,000-iteration value over 3 seeds, 0.2158 +- 0.0026, plus
+  two standard deviations; docs/results.md), the quality the main job had when this measure was set.
 * **the stop rule**: the evaluation where the default `algo.stop.plateau=true` rule (deep_smfg/stopping.py) would
   have ended the run. A stopped run is this run's prefix (same seed, same draws), so its metrics are read here.
 * the report's cost: the process's wall time less its training.
@@ -41,13 +42,14 @@ from deep_smfg.stopping import StopRule, stop_reason  # noqa: E402
 
 FINITE = {name: args for name, args in CONFIGS.items() if name not in ITERATIONS}  # the six, default iterations
 LEADERS = {"partial": ["algo=ac_smfg"], "total_sampled": ["algo=ac_smfg_total"]}
-MAIN_GAP = 0.221  # the twin's leader gap at its plateau (module docstring)
+MAIN = {"main": [], "main/partial": ["algo=ac_smfg_continuous"]}  # the main job; with the paper's partial leader
+MAIN_GAP = 0.221  # the partial main job's twin leader gap at its plateau (module docstring)
 
 
 def jobs(seeds: int, only: set[str] | None) -> list[tuple[str, str, list[str]]]:
     out = [(f"{game}/{leader}", f"seed{s}", [*args, *largs, f"seed={s}"])
            for game, args in FINITE.items() for leader, largs in LEADERS.items() for s in range(seeds)]
-    out += [("main", f"seed{s}", [f"seed={s}"]) for s in range(seeds)]
+    out += [(name, f"seed{s}", [*args, f"seed={s}"]) for name, args in MAIN.items() for s in range(seeds)]
     return [j for j in out if only is None or j[0].split("/")[0] in only]
 
 
@@ -69,20 +71,20 @@ def run(name: str, seed: str, args: list[str], root: Path) -> dict:
 
 
 def good_enough(name: str, summary: dict, row: dict) -> bool:
-    if name == "main":
+    if name in MAIN:
         return row["price_error"] <= 0.015 and row["leader_gap"] <= MAIN_GAP
     gain = summary["phi_star"] - summary["initial"]["leader_objective"]
     return row["follower_exploitability"] <= 0.01 and row["leader_gap"] <= 0.05 * gain
 
 
 def measure(name: str, summary: dict, history: list[dict], process_seconds: float) -> dict:
-    watch = TwinEvaluator.watch if name == "main" else ExactEvaluator.watch
+    watch = TwinEvaluator.watch if name in MAIN else ExactEvaluator.watch
     stop_row = next((history[n - 1] for n in range(1, len(history) + 1)
                      if stop_reason(StopRule(plateau=True), history[:n], watch, watch)), None)
     hit = next((row for row in history if good_enough(name, summary, row)), None)
-    keys = ("price_error", "leader_gap", "exploitability") if name == "main" else (
+    keys = ("price_error", "leader_gap", "exploitability") if name in MAIN else (
         "follower_exploitability", "leader_gap")
-    gain = None if name == "main" else summary["phi_star"] - summary["initial"]["leader_objective"]
+    gain = None if name in MAIN else summary["phi_star"] - summary["initial"]["leader_objective"]
 
     def metrics(row: dict) -> dict:
         out = {k: row[k] for k in keys}
@@ -114,9 +116,9 @@ def table(results: dict[str, list[dict]]) -> str:
     for name, rows in results.items():
         quality = [r["to_quality"] for r in rows]
         stops = [r["stop"] for r in rows]
-        key = "leader_gap" if name == "main" else "gap_share"
+        key = "leader_gap" if name in MAIN else "gap_share"
         at = "gap {} / expl {}".format
-        expl = "exploitability" if name == "main" else "follower_exploitability"
+        expl = "exploitability" if name in MAIN else "follower_exploitability"
         lines.append(" | ".join([
             f"| {name}", cell([q and q["seconds"] for q in quality]),
             cell([q and q["samples"] for q in quality], whole=True),

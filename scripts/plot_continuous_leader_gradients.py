@@ -2,8 +2,9 @@
 
     python scripts/plot_continuous_leader_gradients.py [--seeds 3] [--out docs/continuous_leader_gradients.png]
 
-Reads the runs of scripts/run_results_continuous.py: `runs/results/continuous/seed<k>` (the main job, partial
-leader) and `runs/results/continuous/ac_smfg_continuous_total/seed<k>` (`--algo ac_smfg_continuous_total`).
+Reads the runs of scripts/run_results_continuous.py: `runs/results/continuous/ac_smfg_continuous/seed<k>`
+(`--algo ac_smfg_continuous`, the partial leader) and `runs/results/continuous/seed<k>` (the main job, its
+total_sampled leader).
 Plots, per leader, the mean and range over seeds of the twin leader gap as a share of `Phi*_twin -
 Phi_twin(uniform)`, the price error and the mean-field error along the runs; prints the per-seed table
 (docs/stackelberg_gradient.md).
@@ -22,8 +23,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 ROOT = Path("runs/results/continuous")
-LEADERS = {"partial (algo=ac_smfg_continuous)": ROOT, "total_sampled (algo=ac_smfg_continuous_total)":
-           ROOT / "ac_smfg_continuous_total"}
+LEADERS = {"partial (algo=ac_smfg_continuous)": ROOT / "ac_smfg_continuous",
+           "total_sampled (the main job, algo=ac_smfg_continuous_total)": ROOT}
 
 
 def curves(run: Path, gain: float) -> dict[str, list[float]]:
