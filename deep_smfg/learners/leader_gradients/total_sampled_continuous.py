@@ -23,8 +23,8 @@ advantage's own scale (a network fitting ``Q_l`` itself spends its range on ``V_
 game is about -70 while the actions' differences are tenths: it learned no action dependence at all); ``A_l`` is the
 same after the centring. The expectations over the follower's actions are the policy's own deterministic rule
 (``policy.expected``, deep_smfg/modules/quadrature.py: a Gauss-Hermite product rule for a Gaussian, squashed or not;
-each cell's midpoint weighted by its probability for the cells policy, 256 evaluations of ``Q`` per state on the main
-job); no draws, so the chains' random streams are AC-SMFG's. ``dr/dm`` is automatic differentiation of
+for the cells policy, blocks of cells at their probability-weighted centroids, 25 evaluations of ``Q`` per state on
+the main job); no draws, so the chains' random streams are AC-SMFG's. ``dr/dm`` is automatic differentiation of
 the game's reward functions at the samples (one backward pass per iteration). Where the transitions read ``m``, the
 next state's worth is averaged over the game's own noise quadrature (``noise_quadrature(NOISE_QUADRATURE)``) at the
 sampled ``(s, a, b)`` and differentiated in ``m`` through ``next_state``: the finite estimator's kernel score
@@ -85,7 +85,7 @@ class TotalSampledContinuous(TracedLeaderGradient):
     @staticmethod
     def expected_q(q: MLPActionCritic, policy, s: Tensor) -> Tensor:
         """``E_{a ~ pi(.|s)} Q(s, a)`` ``[N]`` by the policy's own rule (``policy.expected``: Gauss-Hermite for a
-        Gaussian, the cells' midpoints for the cells policy; with gradients in ``s`` where ``s`` has them)."""
+        Gaussian, blocks of cells for the cells policy; with gradients in ``s`` where ``s`` has them)."""
         def q_at(actions: Tensor) -> Tensor:  # [N, K, da] -> [N, K]
             k = actions.shape[1]
             return q(s.repeat_interleave(k, 0), actions.reshape(-1, actions.shape[-1])).reshape(-1, k)
