@@ -99,8 +99,10 @@ def test_train_defaults_follow_the_game_kind():
     main_job = compose_config("train", [])
     assert ((main_job.game._target_, main_job.model.policy, main_job.algo.optimizer.critic)
             == (cfg_target("continuous_pricing"), "cells", "adam"))  # its own config picks the cells policy
+    assert main_job.algo.leader_gradient == "total_sampled"  # ... and the total leader (README, the main job)
+    assert compose_config("train", ["algo=ac_smfg_continuous"]).algo.leader_gradient == "partial"  # the paper's
     own = compose_config("train", ["game=continuous", "game._target_=" + cfg_target("continuous_pricing")])
-    assert own.model.policy == "squashed_gaussian"  # a continuous game of a user's: the kind's default
+    assert (own.model.policy, own.algo.leader_gradient) == ("squashed_gaussian", "partial")  # the kind's defaults
     finite = compose_config("train", ["game=shop_positioning"])
     assert (finite.model.policy, finite.algo.optimizer, finite.algo.step_sizes.critic.c) == ("tabular", "sgd", 4.0)
     # algo=ac_smfg on four_rooms takes its per-game settings (configs/algo/for_game/), explicitly chosen or not
