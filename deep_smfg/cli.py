@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import typing
 from importlib import resources
 from pathlib import Path
@@ -51,8 +52,11 @@ def _packaged_config_dir() -> Path:
                           f"{CONFIG_DIR_ENV}") from exc
 
 
+_COMPOSING = threading.Lock()  # Hydra's compose API keeps one global state: one composition at a time per process
+
+
 def _compose(command: str, overrides: list[str]) -> DictConfig:
-    with initialize_config_dir(config_dir=str(config_dir()), version_base=None, job_name=command):
+    with _COMPOSING, initialize_config_dir(config_dir=str(config_dir()), version_base=None, job_name=command):
         return compose(config_name=command, overrides=overrides)
 
 

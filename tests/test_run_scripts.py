@@ -39,3 +39,15 @@ def test_a_finished_run_of_another_config_is_an_error_not_a_result(tmp_path, oth
     assert other_config(asked, run) == section
     with pytest.raises(RuntimeError, match=f"holds a completed run whose {section} differs"):
         train_once(asked, run)
+
+
+def test_configs_compose_from_several_threads_at_once(tmp_path):
+    """The results scripts read finished runs back from a thread pool (``--jobs``): composing a config while another
+    thread composes one must not fail (Hydra's compose API keeps one global state; ``compose_config`` serialises)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    runs = [finished_run(tmp_path / f"run{k}", [*ASKED, f"algo.n_envs={8 * (k + 1)}"]) for k in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        differs = list(pool.map(lambda k: other_config([*ASKED, f"algo.n_envs={8 * (k + 1)}"], runs[k]),
+                                [0, 1, 2, 3] * 5))
+    assert differs == [None] * 20
