@@ -89,7 +89,7 @@ def main() -> None:
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--out", type=Path, default=Path("docs"))
     p.add_argument("--algo", default=None, help="algo=NAME instead of the main job's (default: the main job's)")
-    p.add_argument("--model", default=None, help="model=NAME too (the total-gradient leader needs squashed_gaussian)")
+    p.add_argument("--model", default=None, help="model=NAME too (default: the game's own, cells on this game)")
     p.add_argument("--gap-tolerance", type=float, default=0.03,
                    help="bound on the relative leader gap (0.03: the main job's bar; 0.15 for the partial leader)")
     args = p.parse_args()

@@ -1,7 +1,8 @@
 """Every follower policy's ``expected(s, f)`` (deep_smfg/modules/quadrature.py) against Monte Carlo of its own draws:
 ``E f(a)`` for an ``f`` linear in the actions plus a product term: exact for the Gauss-Hermite rule of an unsquashed
-Gaussian, within a few hundredths for a squashed one, and for the cells' midpoint rule exact in the linear part (the
-product term's error is of the order of a cell's width squared)."""
+Gaussian, within a few hundredths for a squashed one, and for the cells' block rule exact in the linear part (the
+product term's error is of the order of a block's width squared); then the block rule against every cell's
+midpoint."""
 
 from __future__ import annotations
 
