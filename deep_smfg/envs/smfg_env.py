@@ -11,7 +11,7 @@ import torch
 from tensordict import TensorDictBase
 from torchrl.data import Bounded, Categorical, Composite
 
-from ..games.base import FiniteGame, sample_categorical
+from ..games.base import FiniteGame, draws_from_cdf, sample_from_cdf
 from .chains import TwoChainEnv, split_chains, stack_chains
 
 
@@ -27,8 +27,10 @@ class SMFGEnv(TwoChainEnv):
     ):
         super().__init__(n_envs, occupancy_restart, game.gamma, device, dtype, seed)
         self.game = game
-        self._rho = game.rho.to(device=self.device, dtype=dtype)
-        self._P: torch.Tensor | None = None  # P[s, a, b, s'] at the current mean field (refreshed when P reads mu)
+        self._rho_cdf = game.rho.to(device=self.device, dtype=dtype).cumsum(-1)
+        # the CDFs of P(. | s, a, b) at the current mean field, rows s * |A| |B| + a |B| + b (refreshed when P reads
+        # mu): a draw gathers one row per sample instead of summing a gathered [2N, |S|] block each step
+        self._P_cdf: torch.Tensor | None = None
         self.set_mean_field(game.uniform_mean_field(dtype, self.device))
         S, A, B, Z, N = game.n_states, game.n_actions, game.n_leader_actions, game.n_z, n_envs
         cat = lambda n: Categorical(n, shape=(N,), device=self.device)  # noqa: E731
@@ -43,11 +45,15 @@ class SMFGEnv(TwoChainEnv):
 
     def set_mean_field(self, mu: torch.Tensor) -> None:
         super().set_mean_field(mu)
-        if self._P is None or self.game.transition_depends_on_mu:
-            self._P = self.game.transition_tensor(self._mean_field)
+        if self._P_cdf is None or self.game.transition_depends_on_mu:
+            self._P_cdf = self.game.transition_tensor(self._mean_field).cumsum(-1).reshape(-1, self.game.n_states)
+
+    def _rows(self, s: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """The flat index ``s |A| |B| + a |B| + b`` of ``(s, a, b)`` (rows of ``_P_cdf``, entries of a flat reward)."""
+        return (s * self.game.n_actions + a) * self.game.n_leader_actions + b
 
     def _draw_initial(self, n: int) -> torch.Tensor:
-        return sample_categorical(self._rho.expand(n, -1), self.rng)
+        return draws_from_cdf(self._rho_cdf, n, self.rng)
 
     def _initial_z(self, n: int) -> torch.Tensor:
         return torch.zeros(n, dtype=torch.long, device=self.device)
@@ -56,10 +62,10 @@ class SMFGEnv(TwoChainEnv):
         g, mu = self.game, self._mean_field
         s, a, b = tensordict["state"], tensordict["action"], tensordict["leader_action"]
         sb, ab, bb = tensordict["state_bar"], tensordict["action_bar"], tensordict["leader_action_bar"]
-        P = self._P  # in the env's dtype, like mu (set_mean_field casts)
-        s_next, sb_next = split_chains(
-            sample_categorical(stack_chains(P[s, a, b], P[sb, ab, bb]), self.rng))  # one draw
-        r_f = g.reward_f_tensor(mu)[s, a, b]
-        r_l = g.reward_l_tensor(mu)[s, a, b]
+        rows = self._rows(s, a, b)
+        s_next, sb_next = split_chains(  # one draw for both chains; the CDFs are in the env's dtype, like mu
+            sample_from_cdf(self._P_cdf.index_select(0, stack_chains(rows, self._rows(sb, ab, bb))), self.rng))
+        r_f = g.reward_f_tensor(mu).reshape(-1).index_select(0, rows)
+        r_l = g.reward_l_tensor(mu).reshape(-1).index_select(0, rows)
         z_bar = g.sample_z(sb, ab, bb, self.rng)
         return self._next_td(s_next, sb_next, z_bar, r_f, r_l)

@@ -291,6 +291,13 @@ def sample_categorical(probs: Tensor, generator: torch.Generator | None = None) 
     return sample_from_cdf(probs.cumsum(-1), generator)
 
 
+def draws_from_cdf(cdf: Tensor, n: int, generator: torch.Generator | None = None) -> Tensor:
+    """``n`` draws from one cumulative distribution ``cdf`` ``[K]``: the same draws, from the same random numbers, as
+    :func:`sample_from_cdf` on ``n`` copies of the row, without searching ``n`` rows."""
+    u = torch.rand(n, dtype=cdf.dtype, device=cdf.device, generator=generator) * cdf[-1]
+    return torch.searchsorted(cdf, u, right=True).clamp_max(cdf.shape[-1] - 1)
+
+
 def sample_from_cdf(cdf: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """One draw per row of a cumulative distribution ``cdf`` ``[N, K]`` (rows may be unnormalised)."""
     u = torch.rand(cdf.shape[:-1] + (1,), dtype=cdf.dtype, device=cdf.device, generator=generator)
