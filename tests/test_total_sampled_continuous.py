@@ -104,3 +104,34 @@ def test_the_twin_reference_is_the_exact_total_gradient_in_the_leaders_parameter
 
     h = 1e-3
     assert float(total[index]) == pytest.approx((phi_of(h) - phi_of(-h)) / (2 * h), rel=1e-3)
+
+
+def test_expected_q_in_chunks_equals_one_call(monkeypatch):
+    """At large N, ``expected_q`` evaluates ``Q`` over at most ``ROWS_PER_CALL`` rows per call: the same values and
+    gradients in the states as one call over every row (here 37 states x 25 blocks of the main job's cells follower,
+    in chunks of 7 rows, against one call)."""
+    from deep_smfg.cli import compose_config
+    from deep_smfg.config import build_learner
+    from deep_smfg.learners.leader_gradients import total_sampled_continuous as tsc
+
+    game = make_game("continuous_pricing")
+    m = build_learner(compose_config("train", ["algo.n_envs=8"]), game)
+    estimator = m.leader_gradient
+    torch.manual_seed(0)
+    with torch.no_grad():  # Q starts at 0: give it an output layer that reads its features
+        estimator.q_y.net[-1].weight.normal_()
+    lo, hi = game.state_space.tensors(dtype=torch.float32)
+    s = lo + (hi - lo) * torch.rand(37, game.state_space.dim)
+
+    def evaluate() -> tuple[torch.Tensor, torch.Tensor]:
+        x = s.clone().requires_grad_(True)
+        values = estimator.expected_q(estimator.q_y, m.follower, x)
+        (grad,) = torch.autograd.grad(values.sum(), x)
+        return values.detach(), grad
+
+    one_call, one_grad = evaluate()
+    assert one_call.std() > 0.01 and one_grad.abs().max() > 0.01
+    monkeypatch.setattr(tsc, "ROWS_PER_CALL", 7)
+    chunked, chunked_grad = evaluate()
+    torch.testing.assert_close(chunked, one_call, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(chunked_grad, one_grad, rtol=1e-5, atol=1e-6)

@@ -55,6 +55,10 @@ from ..kinds import ModelSpec, Transition
 from .traces import GAMMA_Y, TracedLeaderGradient, score_term
 
 NOISE_QUADRATURE = 2  # the game's noise nodes per dimension for E_eps W(s'(m, eps)) (exact up to cubic W)
+# Q's evaluations per network call in expected_q: 2^14 rows keep a 64-wide layer's activations at 4 MiB; one call over
+# N x 25 rows spent its time allocating at large N (1.4x slower at N = 4096, docs/performance.md). The main job's
+# N = 64 makes 3,200 rows: one call, as before.
+ROWS_PER_CALL = 2 ** 14
 
 
 class TotalSampledContinuous(TracedLeaderGradient):
@@ -88,7 +92,9 @@ class TotalSampledContinuous(TracedLeaderGradient):
         Gaussian, blocks of cells for the cells policy; with gradients in ``s`` where ``s`` has them)."""
         def q_at(actions: Tensor) -> Tensor:  # [N, K, da] -> [N, K]
             k = actions.shape[1]
-            return q(s.repeat_interleave(k, 0), actions.reshape(-1, actions.shape[-1])).reshape(-1, k)
+            states, flat = s.repeat_interleave(k, 0), actions.reshape(-1, actions.shape[-1])
+            chunks = zip(states.split(ROWS_PER_CALL), flat.split(ROWS_PER_CALL), strict=True)
+            return torch.cat([q(*rows) for rows in chunks]).reshape(-1, k)
 
         return policy.expected(s, q_at)
 
