@@ -135,5 +135,6 @@ def learner_from_checkpoint(path: Path, cfg: DictConfig | None = None, game=None
         learner.load_state_dict(state.get("state_dict", {}))
     except RuntimeError as exc:
         raise ConfigError(f"the checkpoint {path} does not fit the run's game {game.name} (was it written for another "
-                          f"game or model?): {str(exc).splitlines()[0]}") from exc
+                          f"game or model, or by an earlier deep_smfg whose learner held other modules?): "
+                          f"{str(exc).splitlines()[0]}") from exc
     return learner.eval(), game

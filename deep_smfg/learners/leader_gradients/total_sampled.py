@@ -22,8 +22,15 @@ Each immediate reward in those signals (``r_l``, ``r_f`` and ``y(z)`` at the sam
 action, so it is summed over ``b`` exactly and only the rest keeps the score (:func:`all_action`; the critics learn
 from the same ``b``-averaged targets): the same expectation, without the noise of the leader's own draw.
 
-What it learns beside AC-SMFG's modules: ``Q_l(s, a)`` and ``Q_y(s, a)`` (critic group, same architecture as
-the follower), the adjoint ``y`` (mean-field group, half its step size so that ``xi_k / 2 <= 1``).
+What it learns beside AC-SMFG's modules (critic group; tables, or MLPs with ``model=mlp``): ``q_l(s, a)``, the leader's
+advantage of the follower's action, regressed on AC-SMFG's leader TD error (``E[delta_l | s, a] = Q_l(s, a) - V_l(s)``,
+as the continuous half does); ``v_y(s)``, the pseudo-reward's value, by TD(0); ``q_y(s, a)``, its advantage, regressed
+on the pseudo-reward's TD error. ``A_l``, ``A_y`` are these tables centred under ``pi``. Learning the advantages, not
+``Q`` itself, starts every entry at 0, the advantages' own scale: a ``Q`` table starts its rarely taken actions at 0,
+a value level away from their states' other entries, and their slow updates (a step times the action's frequency)
+left them there, so that ``A_l`` on game 18 of the random family was 10 times the exact one in error and the
+followers' term 4 times its size (docs/stackelberg_gradient.md, "The critics learn advantages"). The adjoint ``y``:
+mean-field group, half its step size so that ``xi_k / 2 <= 1``.
 What it reads beyond the samples: the derivative of the rewards in ``mu`` (the env's reward functions are
 differentiable) and, where the transitions read ``mu``, the derivative in ``mu`` of the log-probability of each
 sampled next state (the kernel's score at the samples, not its expectation). Extra samples: none (both chains are
@@ -38,7 +45,7 @@ import torch
 from torch import Tensor
 
 from ...games.base import FiniteGame
-from ...modules.critics import build_action_critic
+from ...modules.critics import build_action_critic, build_critic
 from ..kinds import ModelSpec, Transition
 from ..supports import Supports
 from .base import LeaderGradient
@@ -66,24 +73,27 @@ class TotalSampled(TracedLeaderGradient):
         model = ModelSpec() if model is None else model
         S, A = game.n_states, game.n_actions
         self.game = game
+        # q_l, q_y: advantages of the follower's action (centred under pi where read); v_y: the pseudo-reward's value
         self.q_l = build_action_critic(model.critic, S, A, model.hidden, game.state_coords)
         self.q_y = build_action_critic(model.critic, S, A, model.hidden, game.state_coords)
+        self.v_y = build_critic(model.critic, S, model.hidden, game.state_coords)
         self.y = torch.nn.Parameter(torch.zeros(game.n_z))
 
     def parameter_groups(self) -> dict[str, list]:
-        return {"critic": list(self.q_l.parameters()) + list(self.q_y.parameters()), "mean_field": [self.y]}
+        critics = [*self.q_l.parameters(), *self.q_y.parameters(), *self.v_y.parameters()]
+        return {"critic": critics, "mean_field": [self.y]}
 
     def losses(self, learner, t: Transition, delta_f: Tensor, delta_l: Tensor) -> dict[str, Tensor]:
         agents = learner.agents()  # the learner's declared face
         game, tau, gamma = self.game, self.game.tau, self.game.gamma
         states = torch.arange(game.n_states, device=t.s.device)
-        q_l, q_y = self.q_l(states), self.q_y(states)  # [S, A], with gradients (their TD losses)
+        q_l, q_y, w_y = self.q_l(states), self.q_y(states), self.v_y(states)  # [S, A], [S]: with gradients
         with torch.no_grad():
             pi = torch.softmax(agents.follower(states), -1)
             v_f = agents.critic_f(states)
             adv_l = q_l - (pi * q_l).sum(-1, keepdim=True)
-            v_y = (pi * q_y).sum(-1)
-            adv_y = q_y - v_y[:, None]
+            adv_y = q_y - (pi * q_y).sum(-1, keepdim=True)
+            v_y = w_y.detach()
             y, mu = self.y.detach(), agents.mean_field().detach()
             self._advance_traces(t, adv_l[t.s, t.a] / tau, adv_y[t.s_bar, t.a_bar] / tau, gamma)
             eta = y @ mu
@@ -123,8 +133,10 @@ class TotalSampled(TracedLeaderGradient):
         with torch.no_grad():  # the critics' targets with the leader's action integrated out of the immediate part
             r_l_mean = (phi.detach() * r_l_all).sum(-1)
             pseudo_mean = (phi_bar.detach() * y_bar_all).sum(-1) - eta
-        critic = (0.5 * ((q_l[t.s, t.a] - (r_l_mean + gamma * t.v_l_next)) ** 2).mean()
-                  + 0.5 * ((q_y[t.s_bar, t.a_bar] - (pseudo_mean + GAMMA_Y * v_y[t.s_bar_next])) ** 2).mean())
+            target_y = pseudo_mean + GAMMA_Y * v_y[t.s_bar_next]
+        critic = (0.5 * ((q_l[t.s, t.a] - (r_l_mean + gamma * t.v_l_next - t.v_l.detach())) ** 2).mean()
+                  + 0.5 * ((w_y[t.s_bar] - target_y) ** 2).mean()
+                  + 0.5 * ((q_y[t.s_bar, t.a_bar] - (target_y - v_y[t.s_bar])) ** 2).mean())
         return {"leader": leader, "critic": critic, "mean_field": 0.25 * ((self.y - y_target) ** 2).sum()}
 
 
