@@ -429,3 +429,15 @@ def test_invalid_game_parameters_name_the_offending_value(name, kw, needle):
     with pytest.raises(GameDefinitionError) as info:
         make_game(name, **kw)
     assert needle in str(info.value)
+
+
+def test_draws_from_one_cdf_are_the_rowwise_draws_from_the_same_random_numbers():
+    """The env's initial states (``draws_from_cdf``) are the draws ``sample_from_cdf`` makes on copies of the row,
+    a leading outcome of probability 0 included."""
+    from deep_smfg.games.base import draws_from_cdf, sample_from_cdf
+
+    cdf = torch.tensor([0.0, 0.2, 0.2, 0.7, 1.0], dtype=torch.float64).cumsum(-1) / 2.1
+    one = draws_from_cdf(cdf, 5000, torch.Generator().manual_seed(4))
+    rows = sample_from_cdf(cdf.expand(5000, -1), torch.Generator().manual_seed(4))
+    assert torch.equal(one, rows)
+    assert set(one.tolist()) == {1, 2, 3, 4}  # never the leading outcome of probability 0
