@@ -29,6 +29,7 @@ import torch
 from deep_smfg.cli import compose_config
 from deep_smfg.config import build_learner
 from deep_smfg.games import ContinuousGame, make_game
+from deep_smfg.games.base import draws_from_cdf, sample_from_cdf
 from deep_smfg.learners import ACSMFG
 
 
@@ -111,12 +112,8 @@ def hand_written_rate(game, n: int, seconds: float) -> float:
     z_of = game.g.argmax(-1).reshape(-1)
     rho_cdf = game.rho.float().cumsum(-1)
     schedules = make_learner(game, 1, "cpu").schedules
-    s = torch.searchsorted(rho_cdf, torch.rand(2 * n, generator=g), right=True).clamp_max(S - 1)
+    s = draws_from_cdf(rho_cdf, 2 * n, g)
     gamma, tau, rows = game.gamma, game.tau, torch.arange(n)
-
-    def draw(cdf: torch.Tensor) -> torch.Tensor:  # one draw per row
-        u = torch.rand(cdf.shape[0], 1, generator=g) * cdf[:, -1:]
-        return torch.searchsorted(cdf, u, right=True).squeeze(-1).clamp_max(cdf.shape[-1] - 1)
 
     k, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
@@ -124,9 +121,9 @@ def hand_written_rate(game, n: int, seconds: float) -> float:
         mu_d = mu.double()
         r_f, r_l = game.reward_f_tensor(mu_d).float().reshape(-1), game.reward_l_tensor(mu_d).float().reshape(-1)
         pi, ph = torch.softmax(theta, -1), torch.softmax(omega, -1)
-        a, b = draw(pi.cumsum(-1)[s]), draw(ph.cumsum(-1)[s])
+        a, b = sample_from_cdf(pi.cumsum(-1)[s], g), sample_from_cdf(ph.cumsum(-1)[s], g)
         flat = (s * A + a) * B + b
-        s2 = draw(P_cdf[flat])
+        s2 = sample_from_cdf(P_cdf[flat], g)
         so, ao, bo, fo, sn = s[:n], a[:n], b[:n], flat[:n], s2[:n]
         df = r_f[fo] - tau * torch.log(pi[so, ao]) + gamma * vf[sn] - vf[so]
         dl = r_l[fo] + gamma * vl[sn] - vl[so]
@@ -138,7 +135,7 @@ def hand_written_rate(game, n: int, seconds: float) -> float:
         theta.index_add_(0, so, lr[1] * df[:, None] * score_f)
         mu += lr[2] * n * (torch.bincount(z_of[flat[n:]], minlength=Z).float() / n - mu)
         omega.index_add_(0, so, lr[3] * dl[:, None] * score_l)
-        fresh = torch.searchsorted(rho_cdf, torch.rand(n, generator=g), right=True).clamp_max(S - 1)
+        fresh = draws_from_cdf(rho_cdf, n, g)
         s = torch.cat([torch.where(torch.rand(n, generator=g) > gamma, fresh, sn), s2[n:]])
         k += 1
     return k * n / (time.perf_counter() - t0)
