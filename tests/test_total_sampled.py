@@ -15,7 +15,7 @@ from deep_smfg.cli import main
 from deep_smfg.games import make_game
 from deep_smfg.games.base import FiniteGame
 from deep_smfg.learners import ACSMFG, PowerSchedule
-from deep_smfg.learners.leader_gradients.traces import GAMMA_Y
+from deep_smfg.learners.leader_gradients.traces import pseudo_discount
 
 FROZEN_LEADER = {"critic": PowerSchedule(1.0, 0.3), "follower": PowerSchedule(1.0, 0.3),
                  "mean_field": PowerSchedule(0.5, 0.3), "leader": PowerSchedule(0.0)}
@@ -171,8 +171,9 @@ def test_the_critics_learn_the_advantages_of_rarely_taken_actions():
         # the pseudo-reward's advantage A_y for the estimator's own adjoint y (its critic's error alone)
         y = m.leader_gradient.y.detach()
         pseudo = game.g_tensor(y) @ y - y @ mu
-        V_y = exact.discounted_value(exact.state_kernel(P, pi, phi), exact.state_reward(pseudo, pi, phi), GAMMA_Y)
-        Q_y = torch.einsum("sb,sab->sa", phi, pseudo + GAMMA_Y * P @ V_y)
+        gamma_y = pseudo_discount(64)  # the estimator's, at its 64 chains
+        V_y = exact.discounted_value(exact.state_kernel(P, pi, phi), exact.state_reward(pseudo, pi, phi), gamma_y)
+        Q_y = torch.einsum("sb,sab->sa", phi, pseudo + gamma_y * P @ V_y)
         exact_y = Q_y - (pi * Q_y).sum(-1, keepdim=True)
         q = m.leader_gradient.q_y(states)
         learned_y = q - (pi * q).sum(-1, keepdim=True)

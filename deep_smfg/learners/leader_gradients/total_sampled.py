@@ -50,7 +50,7 @@ from ..kinds import ModelSpec, Transition
 from ..supports import Supports
 from .base import LeaderGradient
 from .total_sampled_continuous import TotalSampledContinuous
-from .traces import GAMMA_Y, TracedLeaderGradient
+from .traces import TracedLeaderGradient, pseudo_discount
 
 
 def all_action(phi: Tensor, logp: Tensor, weight: Tensor | float, r_all: Tensor, r_taken: Tensor,
@@ -86,6 +86,7 @@ class TotalSampled(TracedLeaderGradient):
     def losses(self, learner, t: Transition, delta_f: Tensor, delta_l: Tensor) -> dict[str, Tensor]:
         agents = learner.agents()  # the learner's declared face
         game, tau, gamma = self.game, self.game.tau, self.game.gamma
+        gamma_y = pseudo_discount(t.s.shape[0])
         states = torch.arange(game.n_states, device=t.s.device)
         q_l, q_y, w_y = self.q_l(states), self.q_y(states), self.v_y(states)  # [S, A], [S]: with gradients
         with torch.no_grad():
@@ -98,7 +99,7 @@ class TotalSampled(TracedLeaderGradient):
             self._advance_traces(t, adv_l[t.s, t.a] / tau, adv_y[t.s_bar, t.a_bar] / tau, gamma)
             eta = y @ mu
             pseudo = y[t.z_bar] - eta
-            delta_y = pseudo + GAMMA_Y * v_y[t.s_bar_next] - v_y[t.s_bar]
+            delta_y = pseudo + gamma_y * v_y[t.s_bar_next] - v_y[t.s_bar]
 
         mu_ = mu.clone().requires_grad_(True)  # the rewards' derivative in mu at the samples, in one backward
         r_f, r_l = game.reward_f_tensor(mu_), game.reward_l_tensor(mu_)
@@ -109,7 +110,7 @@ class TotalSampled(TracedLeaderGradient):
             score, score_bar = (torch.log(P[t.s, t.a, t.b, t.s_next]),
                                 torch.log(P[t.s_bar, t.a_bar, t.b_bar, t.s_bar_next]))
             worth = gamma * (t.v_l_next + self.e_occ * v_f[t.s_next])
-            worth_bar = GAMMA_Y * v_y[t.s_bar_next] + gamma * self.e_stat * v_f[t.s_bar_next]
+            worth_bar = gamma_y * v_y[t.s_bar_next] + gamma * self.e_stat * v_f[t.s_bar_next]
             signal = signal + (score * worth).mean() + (score_bar * worth_bar).mean()
         (y_target,) = torch.autograd.grad(signal, mu_)
         with torch.no_grad():
@@ -133,7 +134,7 @@ class TotalSampled(TracedLeaderGradient):
         with torch.no_grad():  # the critics' targets with the leader's action integrated out of the immediate part
             r_l_mean = (phi.detach() * r_l_all).sum(-1)
             pseudo_mean = (phi_bar.detach() * y_bar_all).sum(-1) - eta
-            target_y = pseudo_mean + GAMMA_Y * v_y[t.s_bar_next]
+            target_y = pseudo_mean + gamma_y * v_y[t.s_bar_next]
         critic = (0.5 * ((q_l[t.s, t.a] - (r_l_mean + gamma * t.v_l_next - t.v_l.detach())) ** 2).mean()
                   + 0.5 * ((w_y[t.s_bar] - target_y) ** 2).mean()
                   + 0.5 * ((q_y[t.s_bar, t.a_bar] - (target_y - v_y[t.s_bar])) ** 2).mean())

@@ -52,7 +52,7 @@ from ...games.continuous import ContinuousGame
 from ...modules.critics import MLPActionCritic
 from ...modules.features import BoxFeatures
 from ..kinds import ModelSpec, Transition
-from .traces import GAMMA_Y, TracedLeaderGradient, score_term
+from .traces import TracedLeaderGradient, pseudo_discount, score_term
 
 NOISE_QUADRATURE = 2  # the game's noise nodes per dimension for E_eps W(s'(m, eps)) (exact up to cubic W)
 # Q's evaluations per network call in expected_q: 2^14 rows keep a 64-wide layer's activations at 4 MiB; one call over
@@ -109,6 +109,7 @@ class TotalSampledContinuous(TracedLeaderGradient):
     def losses(self, learner, t: Transition, delta_f: Tensor, delta_l: Tensor) -> dict[str, Tensor]:
         agents = learner.agents()  # the learner's declared face
         game, tau, gamma = self.game, self.game.tau, self.game.gamma
+        gamma_y = pseudo_discount(t.s.shape[0])
         offset = agents.reward_offset.detach() if agents.reward_offset is not None else 0.0
         q_l, q_y = self.q_l(t.s, t.a), self.q_y(t.s_bar, t.a_bar)  # with gradients (their TD losses)
         with torch.no_grad():
@@ -131,13 +132,13 @@ class TotalSampledContinuous(TracedLeaderGradient):
 
             def worth_bar(x: Tensor, rows: Tensor) -> Tensor:
                 v_y_at = self.expected_q(self.q_y, agents.follower, x)
-                return GAMMA_Y * v_y_at + gamma * e_stat[rows] * agents.critic_f(x)
+                return gamma_y * v_y_at + gamma * e_stat[rows] * agents.critic_f(x)
 
             signal = signal + (self.expected_next(worth, t.s, t.a, t.b, m_).mean()
                                + self.expected_next(worth_bar, t.s_bar, t.a_bar, t.b_bar, m_).mean())
         (y_target,) = torch.autograd.grad(signal, m_)
         with torch.no_grad():
-            delta_y = pseudo + GAMMA_Y * v_y_next - v_y
+            delta_y = pseudo + gamma_y * v_y_next - v_y
             v_f, v_f_next = split_chains(agents.critic_f(stack_chains(t.s_bar, t.s_bar_next)))
             logp_f_bar = agents.follower.log_prob(t.s_bar, t.u_f_bar)
             delta_f_bar = r_f_bar.detach() - tau * logp_f_bar - offset + gamma * v_f_next - v_f
@@ -147,6 +148,6 @@ class TotalSampledContinuous(TracedLeaderGradient):
                                   score_term(logp_l_bar, delta_y + self.e_stat * delta_f_bar))
         leader = sum(terms.values())
         critic = (0.5 * ((q_l - delta_l) ** 2).mean()
-                  + 0.5 * ((q_y - (pseudo + GAMMA_Y * v_y_next)) ** 2).mean()
+                  + 0.5 * ((q_y - (pseudo + gamma_y * v_y_next)) ** 2).mean()
                   + 0.25 * ((self.y - y_target) ** 2).sum())  # the adjoint learns in the critic group
         return {"leader": leader, "critic": critic}
