@@ -147,7 +147,7 @@ def test_two_simulated_nodes_share_rank_0s_run_folder_and_end_with_identical_par
 def test_a_resumed_ddp_run_matches_an_uninterrupted_one_on_every_rank(tmp_path):
     """Each rank resumes its own chains and traces (the checkpoint holds every rank's; rank 1 used to get rank 0's)."""
     common = ["trainer=ddp_cpu", "game=equilibrium_pricing", "algo=ac_smfg_total", "algo.checkpoint_every=40",
-              "algo.n_envs=16", "seed=7", *SHORT]
+              "algo.n_envs=16", "algo.step_sizes.leader.start=0", "seed=7", *SHORT]  # start=0: the leader moves
     full, cut = tmp_path / "full", tmp_path / "cut"
     deep_smfg(["train", "algo.iterations=80", f"run_dir={full}", *common], tmp_path)
     deep_smfg(["train", "algo.iterations=40", f"run_dir={cut}", *common], tmp_path)
@@ -158,7 +158,9 @@ def test_a_resumed_ddp_run_matches_an_uninterrupted_one_on_every_rank(tmp_path):
 
 
 # the sampled total-gradient leader carries traces with the chains: a resumed run must restore them too
-RESUME_ARGS = {**GAME_ARGS, "pricing_total_sampled": ["game=equilibrium_pricing", "algo=ac_smfg_total"]}
+# (its leader moves from the first iteration: the config's 2,000-iteration hold would leave it still here)
+RESUME_ARGS = {**GAME_ARGS, "pricing_total_sampled": ["game=equilibrium_pricing", "algo=ac_smfg_total",
+                                                      "algo.step_sizes.leader.start=0"]}
 
 
 # equilibrium_pricing with the partial leader is a subset of pricing_total_sampled's state (the same game, chains and
