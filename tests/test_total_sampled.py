@@ -179,3 +179,11 @@ def test_the_critics_learn_the_advantages_of_rarely_taken_actions():
         learned_y = q - (pi * q).sum(-1, keepdim=True)
     assert float((learned_a - exact_a).norm() / exact_a.norm()) < 5
     assert float((learned_y - exact_y).norm() / exact_y.norm()) < 0.6  # Q_y itself: 0.73; its advantage: 0.48
+
+
+def test_the_pseudo_rewards_discount_keeps_its_old_constant_at_64_chains_and_lengthens_with_sqrt_n():
+    """``1 - gamma_y = 0.4 / sqrt(N)``: exactly the former constant 0.95 at N = 64 (so runs at 64 chains are unchanged
+    bit for bit), and the horizon ``1 / (1 - gamma_y)`` four times as long at 16 times the chains."""
+    assert pseudo_discount(64) == 0.95
+    assert abs(pseudo_discount(1024) - 0.9875) < 1e-15
+    assert abs((1 - pseudo_discount(64)) / (1 - pseudo_discount(1024)) - 4.0) < 1e-12
